@@ -22,6 +22,18 @@ __all__ = ["EpisodeReplayBuffer", "MixedReplayBuffer", "bytes_per_step"]
 EPISODE_KEY = "episode"
 
 
+class _EpisodeSliceSampler(SliceSampler):
+    """A strict-length :class:`~torchrl.data.SliceSampler` that returns indices only.
+
+    torchrl 0.14.1's sampler reads every sampled step from storage a second time to mark
+    slice starts with ``is_init`` (for recurrent policies); with no truncation key and no
+    padding that read is pure overhead, doubling the sampling cost on large buffers.
+    """
+
+    def _finalize_index(self, *, index, **kwargs):
+        return index.to(torch.long).unbind(-1), {}
+
+
 def bytes_per_step(step: TensorDictBase) -> int:
     """Memory taken by one stored step, in bytes (``step`` has an empty batch size or ``[1]``)."""
     return sum(
@@ -83,12 +95,14 @@ class EpisodeReplayBuffer(TensorDictReplayBuffer):
             storage = LazyMemmapStorage(capacity, scratch_dir=scratch_dir, device=device, existsok=True)
         else:
             storage = LazyTensorStorage(capacity, device=device)
-        sampler = SliceSampler(
+        sampler = _EpisodeSliceSampler(
             slice_len=horizon + 1,
             traj_key=EPISODE_KEY,
             end_key=None,
             truncated_key=None,
             strict_length=True,
+            # Episode boundaries are recomputed only after a write, not at every sample.
+            cache_values=True,
         )
         super().__init__(
             storage=storage,
