@@ -12,6 +12,11 @@ import pytest
 import torch
 
 
+# One intra-op thread: on a loaded 2-core machine the default pool makes small ops ~1000x
+# slower, and results do not depend on thread scheduling.
+torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
