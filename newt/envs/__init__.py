@@ -1,4 +1,17 @@
-"""MMBench environments as TorchRL envs."""
+"""MMBench environments as TorchRL envs.
+
+Example:
+    >>> from newt.envs import make_env, make_multitask_env
+    >>> make_env("walker-walk").rollout(2)["next", "reward"].shape
+    torch.Size([2, 1])
+"""
+from newt.envs.factory import BUILDERS, OBS_MODES, make_env, make_multitask_env, resolve_tasks
+from newt.envs.language import (
+    EMBEDDING_DIM,
+    compute_instruction_embeddings,
+    instruction_embeddings,
+    load_official_task_embeddings,
+)
 from newt.envs.registry import (
     ALL_TASKS,
     DOMAINS,
@@ -10,14 +23,37 @@ from newt.envs.registry import (
     task_set,
     task_sets,
 )
+from newt.envs.transforms import (
+    ConstantEntry,
+    PadAction,
+    PadObservation,
+    TaskEmbedding,
+    TaskIndex,
+    mmbench_layout,
+)
 
 __all__ = [
     "ALL_TASKS",
+    "BUILDERS",
     "DOMAINS",
+    "EMBEDDING_DIM",
     "MAX_ACTION_DIM",
     "MAX_OBS_DIM",
+    "OBS_MODES",
     "TASKS",
+    "ConstantEntry",
+    "PadAction",
+    "PadObservation",
+    "TaskEmbedding",
+    "TaskIndex",
     "TaskInfo",
+    "compute_instruction_embeddings",
+    "instruction_embeddings",
+    "load_official_task_embeddings",
+    "make_env",
+    "make_multitask_env",
+    "mmbench_layout",
+    "resolve_tasks",
     "task_info",
     "task_set",
     "task_sets",
