@@ -16,6 +16,8 @@ class MiniArcadeGame(abc.ABC):
     Subclasses set the class attributes :attr:`obs_dim` and :attr:`action_dim` and implement
     :meth:`_reset`, :meth:`_step` and :meth:`draw`. Randomness comes only from
     ``self.rng`` (a :class:`numpy.random.Generator`), so seeding fully determines an episode.
+    Purely visual randomness (flame flicker, ...) drawn inside :meth:`draw` uses
+    ``self.render_rng``, a second seeded generator, so that rendering never changes the game.
 
     Args:
         num_envs: number of game copies stepped together.
@@ -31,11 +33,12 @@ class MiniArcadeGame(abc.ABC):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self.num_envs = num_envs
-        self.rng = np.random.default_rng(seed)
+        self.seed(seed)
 
     def seed(self, seed: int | None) -> None:
-        """Re-seed the game's random generator."""
+        """Re-seed the game's random generators (``rng`` and ``render_rng``)."""
         self.rng = np.random.default_rng(seed)
+        self.render_rng = np.random.default_rng(None if seed is None else (int(seed), 1))
 
     def reset(self, mask: np.ndarray | None = None) -> np.ndarray:
         """Start new episodes for the envs selected by ``mask`` (all when ``None``).
@@ -56,7 +59,7 @@ class MiniArcadeGame(abc.ABC):
         Returns:
             ``(observation [N, obs_dim] float32, reward [N] float32, success [N] float32)``.
         """
-        action = np.clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+        action = clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
         reward, success = self._step(action)
         return self.observation(), np.asarray(reward, np.float32), np.asarray(success, np.float32)
 
@@ -75,3 +78,136 @@ class MiniArcadeGame(abc.ABC):
     @abc.abstractmethod
     def draw(self, index: int) -> np.ndarray:
         """Render env ``index`` as an ``uint8`` array of shape ``[frame_size, frame_size, 3]``."""
+
+
+def rects_overlap(ax, ay, aw, ah, bx, by, bw, bh) -> np.ndarray:
+    """Strict overlap of half-open integer rectangles ``(x, y, w, h)``, element-wise.
+
+    Rectangles that only share an edge do not overlap (pygame's ``Rect.colliderect``).
+
+    Example:
+        >>> bool(rects_overlap(0, 0, 10, 10, 10, 0, 5, 5))
+        False
+        >>> bool(rects_overlap(0, 0, 10, 10, 9, 9, 5, 5))
+        True
+    """
+    return (ax < bx + bw) & (bx < ax + aw) & (ay < by + bh) & (by < ay + ah)
+
+
+def clip(x, lo, hi) -> np.ndarray:
+    """``np.clip`` for arrays and scalars without its Python-level overhead (hot in small batches)."""
+    return np.minimum(np.maximum(x, lo), hi)
+
+
+def trunc(x) -> np.ndarray:
+    """Truncate toward zero to ``int64``, as Python's ``int()`` does for pixel rectangles."""
+    return np.trunc(x).astype(np.int64)
+
+
+def masked_set(array: np.ndarray, mask: np.ndarray, value) -> None:
+    """``array[mask] = value`` where ``value`` is a scalar or a full ``[num_envs, ...]`` array."""
+    if np.ndim(value) and np.shape(value)[0] == mask.shape[0]:
+        array[mask] = np.asarray(value)[mask]
+    else:
+        array[mask] = value
+
+
+class Canvas:
+    """A ``frame_size`` square pygame Surface that games draw on, read back as ``H x W x 3``.
+
+    pygame is imported on first use with the headless SDL video driver, so drawing works
+    without a display.
+
+    Example:
+        >>> canvas = Canvas()
+        >>> canvas.surface.fill((255, 0, 0))
+        <rect(0, 0, 224, 224)>
+        >>> canvas.to_array()[0, 0].tolist()
+        [255, 0, 0]
+    """
+
+    def __init__(self, size: int = 224):
+        pygame = import_pygame()
+        self.pygame = pygame
+        self.size = size
+        self.surface = pygame.Surface((size, size))
+        self._overlay = pygame.Surface((size, size), pygame.SRCALPHA)
+        self._backgrounds: dict = {}
+
+    def to_array(self) -> np.ndarray:
+        """The frame as a fresh ``uint8 [H, W, 3]`` array."""
+        data = self.pygame.image.tobytes(self.surface, "RGB")
+        return np.frombuffer(data, np.uint8).reshape(self.size, self.size, 3).copy()
+
+    def tint(self, color, alpha: int) -> None:
+        """Blend a translucent full-frame overlay of ``color`` over the canvas."""
+        self._overlay.fill((*color, int(alpha)))
+        self.surface.blit(self._overlay, (0, 0))
+
+    def background(self, key, make) -> None:
+        """Blit a cached background; ``make()`` returns its ``uint8 [H, W, 3]`` array once."""
+        surf = self._backgrounds.get(key)
+        if surf is None:
+            array = np.ascontiguousarray(make().transpose(1, 0, 2))
+            surf = self.pygame.surfarray.make_surface(array)
+            self._backgrounds[key] = surf
+        self.surface.blit(surf, (0, 0))
+
+    def translucent(self):
+        """A cleared full-size SRCALPHA surface for drawing translucent shapes; blit it back."""
+        self._overlay.fill((0, 0, 0, 0))
+        return self._overlay
+
+    def text(self, string: str, size: int, color, pos, *, anchor: str = "topleft", bold=True):
+        """Draw ``string`` with pygame's default font; ``anchor`` names the Rect point at ``pos``."""
+        key = (string, size, tuple(color), bold)
+        image = _TEXTS.get(key)
+        if image is None:
+            if len(_TEXTS) > 512:
+                _TEXTS.clear()
+            image = _TEXTS[key] = font(size, bold).render(string, True, color)
+        rect = image.get_rect(**{anchor: pos})
+        self.surface.blit(image, rect)
+
+
+def vertical_gradient(top, bottom, size: int = 224, rows: slice | None = None) -> np.ndarray:
+    """A ``uint8 [size, size, 3]`` image whose row ``y`` blends ``top`` to ``bottom`` by ``y/size``.
+
+    With ``rows``, only those rows are filled (the rest stays black) and ``t`` runs over them.
+    """
+    image = np.zeros((size, size, 3), np.uint8)
+    rows = rows or slice(0, size)
+    ys = np.arange(size)[rows]
+    t = (ys - ys[0]) / max(len(ys), 1)
+    colors = np.asarray(top, float) + (np.asarray(bottom, float) - np.asarray(top, float)) * t[:, None]
+    image[rows] = colors.astype(np.uint8)[:, None, :]
+    return image
+
+
+_FONTS: dict = {}
+_TEXTS: dict = {}
+
+
+def font(size: int, bold: bool = True):
+    """pygame's default font at ``size`` points (cached); it ships with pygame, unlike Arial."""
+    key = (size, bold)
+    if key not in _FONTS:
+        pygame = import_pygame()
+        if not pygame.font.get_init():
+            pygame.font.init()
+        f = pygame.font.Font(None, int(size * 1.3))
+        f.set_bold(bold)
+        _FONTS[key] = f
+    return _FONTS[key]
+
+
+def import_pygame():
+    """Import pygame for offscreen drawing (dummy SDL video driver, no greeting banner)."""
+    import os
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
+    os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+    import pygame
+
+    return pygame

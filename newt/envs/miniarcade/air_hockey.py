@@ -1,0 +1,165 @@
+"""pygame-air-hockey: the bottom mallet against a delayed AI mallet (fully vectorised)."""
+from __future__ import annotations
+
+import numpy as np
+
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip
+
+RINK_L, RINK_R, RINK_T, RINK_B = 33, 191, 24, 200
+MOUTH_L, MOUTH_R = 84, 140
+PUCK_R, MALLET_R = 6, 10
+AGENT_SPEED = 7.5
+AI_SPEED = 0.85 * AGENT_SPEED
+LAUNCH_SPEED, MAX_SPEED = 6.0, 12.0
+AGENT_SPAWN, AI_SPAWN, AI_HOME = (112.0, 170.0), (112.0, 54.0), np.array([112.0, 52.0])
+AGENT_LO, AGENT_HI = np.array([43.0, 122.0]), np.array([181.0, 190.0])
+AI_LO, AI_HI = np.array([43.0, 34.0]), np.array([181.0, 102.0])
+AI_DEFENSE_Y = 83.0
+
+
+class AirHockey(MiniArcadeGame):
+    """Air hockey: +1 for a goal in the top mouth, -1 for one conceded in the bottom mouth.
+
+    Observation (12): puck x/224, y/224, v_x/12, v_y/12, agent x/224, y/224, agent v/7.5
+    (the commanded velocity, = the action), AI x/224, y/224, AI v/7.5.
+
+    Example:
+        >>> game = AirHockey(num_envs=2, seed=0)
+        >>> game.reset()[:, 4:6].tolist()  # agent mallet spawn
+        [[0.5, 0.7589285969734192], [0.5, 0.7589285969734192]]
+    """
+
+    obs_dim = 12
+    action_dim = 2
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None):
+        super().__init__(num_envs, seed)
+        n = num_envs
+        self.puck = np.zeros((n, 2))
+        self.puck_vel = np.zeros((n, 2))
+        self.agent = np.zeros((n, 2))
+        self.agent_vel = np.zeros((n, 2))
+        self.ai = np.zeros((n, 2))
+        self.ai_vel = np.zeros((n, 2))
+        self.ai_delay = np.zeros(n, np.int64)
+        self.ai_in_zone = np.zeros(n, bool)
+        self.scores = np.zeros((n, 2), np.int64)
+        self._canvas = None
+
+    def _launch(self, mask: np.ndarray, to_top: np.ndarray) -> None:
+        k = int(mask.sum())
+        if not k:
+            return
+        self.agent[mask], self.ai[mask] = AGENT_SPAWN, AI_SPAWN
+        self.agent_vel[mask] = self.ai_vel[mask] = 0.0
+        theta = np.pi * self.rng.uniform(-0.35, 0.35, k)
+        sign = self.rng.choice((-1.0, 1.0), k)
+        self.puck[mask] = 112.0
+        self.puck_vel[mask, 0] = LAUNCH_SPEED * np.cos(theta) * sign
+        self.puck_vel[mask, 1] = np.where(to_top, -1.0, 1.0) * LAUNCH_SPEED * np.abs(0.7 * np.sin(theta) + 0.3)
+
+    def _reset(self, mask: np.ndarray) -> None:
+        to_top = self.rng.random(int(mask.sum())) < 0.5
+        self.scores[mask] = 0
+        self.ai_delay[mask] = 0
+        self.ai_in_zone[mask] = False
+        self._launch(mask, to_top)
+
+    def _move_ai(self) -> None:
+        zone = (self.puck[:, 1] < 120) & (self.puck_vel[:, 1] < 0)
+        entering = zone & ~self.ai_in_zone
+        if entering.any():
+            speed = np.hypot(self.puck_vel[entering, 0], self.puck_vel[entering, 1])
+            n = clip((speed - 2.0) / 8.0, 0.0, 1.0)
+            lo, hi = np.trunc(5 - 4 * n).astype(np.int64), np.trunc(10 - 6 * n).astype(np.int64)
+            self.ai_delay[entering] = self.rng.integers(lo, hi + 1)
+        self.ai_in_zone = zone
+        waiting = zone & (self.ai_delay > 0)
+        self.ai_delay[waiting] -= 1
+        chase = zone & ~waiting
+        target = np.where(
+            chase[:, None],
+            np.stack([clip(self.puck[:, 0], 43.0, 181.0), np.minimum(self.puck[:, 1] + 12, AI_DEFENSE_Y)], axis=1),
+            AI_HOME,
+        )
+        d = target - self.ai
+        dist = np.hypot(d[:, 0], d[:, 1])
+        moving = dist > 1e-5
+        noise = self.rng.normal(0.0, 0.25, (self.num_envs, 2))
+        step = d / np.maximum(dist, 1e-5)[:, None] * np.minimum(AI_SPEED, dist)[:, None] + noise
+        self.ai_vel = np.where(moving[:, None], step, 0.0)
+        self.ai = clip(self.ai + self.ai_vel, AI_LO, AI_HI)
+
+    def _collide(self, mallet: np.ndarray, mallet_vel: np.ndarray) -> None:
+        delta = self.puck - mallet
+        dist = np.hypot(delta[:, 0], delta[:, 1])
+        overlap = PUCK_R + MALLET_R - dist
+        hit = overlap > 0
+        if not hit.any():
+            return
+        normal = delta / np.where(dist > 0, dist, 1.0)[:, None]
+        self.puck = np.where(hit[:, None], self.puck + normal * (overlap + 0.5)[:, None], self.puck)
+        v_rel = ((self.puck_vel - mallet_vel) * normal).sum(axis=1)
+        bounce = hit & (v_rel < 0)
+        new_vel = self.puck_vel - 1.9 * v_rel[:, None] * normal + 0.35 * mallet_vel
+        self.puck_vel = np.where(bounce[:, None], new_vel, self.puck_vel)
+
+    def _step(self, action: np.ndarray):
+        self.agent_vel = AGENT_SPEED * action.astype(float)
+        self.agent = clip(self.agent + self.agent_vel, AGENT_LO, AGENT_HI)
+        self._move_ai()
+        self.puck += self.puck_vel
+        self._collide(self.agent, self.agent_vel)
+        self._collide(self.ai, self.ai_vel)
+        px, py = self.puck[:, 0], self.puck[:, 1]
+        vx, vy = self.puck_vel[:, 0], self.puck_vel[:, 1]
+        left, right = px - PUCK_R < RINK_L, px + PUCK_R > RINK_R
+        right &= ~left
+        px[left], px[right] = RINK_L + PUCK_R, RINK_R - PUCK_R
+        vx[left | right] *= -0.9
+        in_mouth = (px >= MOUTH_L) & (px <= MOUTH_R)
+        scored = (py <= RINK_T - 10) & in_mouth
+        top_wall = ~scored & (py - PUCK_R < RINK_T) & ~in_mouth
+        py[top_wall] = RINK_T + PUCK_R
+        vy[top_wall] *= -0.9
+        conceded = (py >= RINK_B + 10) & in_mouth
+        bottom_wall = ~conceded & (py + PUCK_R > RINK_B) & ~in_mouth
+        py[bottom_wall] = RINK_B - PUCK_R
+        vy[bottom_wall] *= -0.9
+        self.scores[scored, 0] += 1
+        self.scores[conceded, 1] += 1
+        goal = scored | conceded
+        if goal.any():
+            self._launch(goal, scored[goal])
+        self.puck_vel *= 0.998
+        speed = np.hypot(self.puck_vel[:, 0], self.puck_vel[:, 1])
+        self.puck_vel *= np.where(speed > MAX_SPEED, MAX_SPEED / np.maximum(speed, 1e-9), 1.0)[:, None]
+        reward = scored.astype(np.float32) - conceded
+        return reward, np.zeros(self.num_envs, np.float32)
+
+    def observation(self) -> np.ndarray:
+        obs = np.empty((self.num_envs, self.obs_dim), np.float32)
+        obs[:, 0:2] = self.puck / 224.0
+        obs[:, 2:4] = self.puck_vel / MAX_SPEED
+        obs[:, 4:6] = self.agent / 224.0
+        obs[:, 6:8] = self.agent_vel / AGENT_SPEED
+        obs[:, 8:10] = self.ai / 224.0
+        obs[:, 10:12] = self.ai_vel / AGENT_SPEED
+        return obs
+
+    def draw(self, index: int) -> np.ndarray:
+        if self._canvas is None:
+            self._canvas = Canvas(self.frame_size)
+        c = self._canvas
+        pg, s = c.pygame, c.surface
+        s.fill((0, 0, 0))
+        pg.draw.rect(s, (200, 200, 200), (RINK_L, RINK_T, RINK_R - RINK_L, RINK_B - RINK_T), 2)
+        pg.draw.rect(s, (0, 0, 0), (MOUTH_L, RINK_T - 2, MOUTH_R - MOUTH_L, 8))
+        pg.draw.rect(s, (0, 0, 0), (MOUTH_L, RINK_B - 2, MOUTH_R - MOUTH_L, 8))
+        pg.draw.line(s, (80, 80, 80), (RINK_L, 112), (RINK_R, 112), 2)
+        pg.draw.circle(s, (255, 255, 255), self.puck[index].astype(int).tolist(), PUCK_R)
+        pg.draw.circle(s, (255, 140, 0), self.agent[index].astype(int).tolist(), MALLET_R)
+        pg.draw.circle(s, (180, 180, 180), self.ai[index].astype(int).tolist(), MALLET_R)
+        c.text(str(self.scores[index, 1]), 20, (180, 180, 180), (112, RINK_T - 2), anchor="midbottom")
+        c.text(str(self.scores[index, 0]), 20, (255, 140, 0), (112, RINK_B + 2), anchor="midtop")
+        return c.to_array()

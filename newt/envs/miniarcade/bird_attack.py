@@ -1,0 +1,211 @@
+"""pygame-bird-attack: a Space-Invaders-style shooter with a boss (per-env loop over list state)."""
+from __future__ import annotations
+
+import numpy as np
+
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame
+
+ARENA_LO, ARENA_HI = 20, 204
+AGENT_W, AGENT_H, AGENT_Y = 14, 8, 184
+AGENT_SPEED, STUN_FACTOR = 6.0, 0.2
+RELOAD, STUN = 8, 16
+BULLET_SPEED = 7
+BIRD_W, BIRD_H, BIRD_HP = 14, 12, 2
+FIRE_P = 0.0075
+BOSS_STEP, BOSS_FIRE_PERIOD, BOSS_FADE = 250, 50, 5
+BOSS_BULLET_R, BOSS_BULLET_SPEED = 10, 5.0
+BOSS_HOME = (112.0, 40.0)
+
+
+class _Board:
+    """The list-based state of one env (bullets and birds come and go)."""
+
+    def __init__(self):
+        self.x = 105.0
+        self.reload = 0
+        self.stun = 0
+        self.bullets: list[list[float]] = []
+        self.bird_bullets: list[list[float]] = []
+        self.birds = [[40.0 + 20 * c, 40.0 + 20 * r, BIRD_HP] for r in range(2) for c in range(8)]
+        self.direction = 1
+        self.boss_active = False
+        self.boss = list(BOSS_HOME)
+        self.boss_timer = BOSS_FIRE_PERIOD
+        self.boss_fade = 0
+        self.boss_bullet: list[float] | None = None
+        self.steps = 0
+        self.kills = 0
+
+
+class BirdAttack(MiniArcadeGame):
+    """Shoot a 2 x 8 formation of 2-HP birds: +1 per kill, -2 per hit taken, +1 per step once
+    every bird is dead. From step 250 an invulnerable boss fires aimed, wall-bouncing shots.
+
+    Action: (horizontal velocity, fire if > 0). Observation (55): agent x/224, reload/5,
+    living birds/16, 16 living-bird x/224 (zero-padded), lowest bird y/224, 5 agent bullets
+    (x/224, y/224), 10 bird bullets (x/224, y/224), stun/10, boss bullet position/224 and
+    velocity/5 (clipped; zeros without a boss bullet).
+
+    Example:
+        >>> game = BirdAttack(num_envs=2, seed=0)
+        >>> game.reset()[:, 2].tolist()
+        [1.0, 1.0]
+    """
+
+    obs_dim = 55
+    action_dim = 2
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None):
+        super().__init__(num_envs, seed)
+        self.boards = [_Board() for _ in range(num_envs)]
+        self._canvas = None
+
+    def _reset(self, mask: np.ndarray) -> None:
+        for i in np.flatnonzero(mask):
+            self.boards[i] = _Board()
+
+    def _step(self, action: np.ndarray):
+        fire_draws = self.rng.random((self.num_envs, 16)) < FIRE_P
+        boss_draws = self.rng.uniform(-1.0, 1.0, (self.num_envs, 2))
+        reward = np.zeros(self.num_envs, np.float32)
+        for i, board in enumerate(self.boards):
+            reward[i] = self._step_board(board, float(action[i, 0]), float(action[i, 1]), fire_draws[i], boss_draws[i])
+        return reward, np.zeros(self.num_envs, np.float32)
+
+    def _step_board(self, b: _Board, move: float, fire: float, fire_draw, boss_draw) -> float:
+        reward = 0.0
+        speed = AGENT_SPEED * (STUN_FACTOR if b.stun > 0 else 1.0)
+        b.x = min(max(b.x + move * speed, ARENA_LO), ARENA_HI - AGENT_W)
+        if b.stun > 0:
+            b.stun -= 1
+        if fire > 0 and b.reload == 0:
+            b.bullets.append([b.x + 7, 178.0])
+            b.reload = RELOAD
+        if b.reload > 0:
+            b.reload -= 1
+        for bullet in b.bullets:
+            bullet[1] -= BULLET_SPEED
+        b.bullets = [bullet for bullet in b.bullets if bullet[1] > ARENA_LO]
+        if b.birds:
+            shift = b.direction
+            xs = [bird[0] for bird in b.birds]
+            if max(xs) + BIRD_W + shift > ARENA_HI or min(xs) + shift < ARENA_LO:
+                b.direction = -b.direction
+                for bird in b.birds:
+                    bird[1] += 4
+            else:
+                for bird in b.birds:
+                    bird[0] += shift
+        for bird, shoots in zip(b.birds, fire_draw):
+            if shoots:
+                b.bird_bullets.append([bird[0] + 7, bird[1] + 12])
+        for bullet in b.bird_bullets:
+            bullet[1] += BULLET_SPEED
+        b.bird_bullets = [bullet for bullet in b.bird_bullets if bullet[1] < ARENA_HI]
+        for bird in list(b.birds):
+            for bullet in b.bullets:
+                if abs(bullet[0] - (bird[0] + 7)) < 7 and abs(bullet[1] - (bird[1] + 6)) < 6:
+                    b.bullets.remove(bullet)
+                    bird[2] -= 1
+                    if bird[2] <= 0:
+                        reward += 1.0
+                        b.kills += 1
+                        b.birds.remove(bird)
+                    break
+        # Removing while iterating skips the bullet after a hit, as in the original.
+        for bullet in b.bird_bullets:
+            if abs(bullet[0] - (b.x + 7)) < 7 and abs(bullet[1] - (AGENT_Y + 4)) < 4:
+                reward -= 2.0
+                b.bird_bullets.remove(bullet)
+                b.stun = b.reload = STUN
+        if not b.boss_active and b.steps >= BOSS_STEP:
+            b.boss_active, b.boss, b.boss_timer, b.boss_fade = True, list(BOSS_HOME), BOSS_FIRE_PERIOD, BOSS_FADE
+        if b.boss_active:
+            if b.boss_fade > 0:
+                b.boss_fade -= 1
+            else:
+                b.boss[0] = min(max(BOSS_HOME[0] + 184 * 0.03 * boss_draw[0], 52.0), 172.0)
+                b.boss[1] = min(max(BOSS_HOME[1] + 184 * 0.01 * boss_draw[1], 28.0), 104.0)
+                b.boss_timer -= 1
+                if b.boss_timer <= 0 and b.boss_bullet is None:
+                    sx, sy = b.boss[0], b.boss[1] + 8
+                    dx, dy = b.x + 7 - sx, AGENT_Y + 4 - sy
+                    norm = max(np.hypot(dx, dy), 1e-9)
+                    b.boss_bullet = [sx, sy, BOSS_BULLET_SPEED * dx / norm, BOSS_BULLET_SPEED * dy / norm]
+                    b.boss_timer = BOSS_FIRE_PERIOD
+        if b.boss_bullet is not None:
+            bb = b.boss_bullet
+            bb[0] += bb[2]
+            bb[1] += bb[3]
+            if bb[0] - BOSS_BULLET_R < ARENA_LO or bb[0] + BOSS_BULLET_R > ARENA_HI:
+                bb[2] = -bb[2]
+            if bb[1] - BOSS_BULLET_R >= ARENA_HI:
+                b.boss_bullet = None
+            elif abs(bb[0] - (b.x + 7)) < 17 and abs(bb[1] - (AGENT_Y + 4)) < 14:
+                reward -= 2.0
+                b.stun = b.reload = STUN
+                b.boss_bullet = None
+        if not b.birds:
+            reward += 1.0
+        b.steps += 1
+        return reward
+
+    def observation(self) -> np.ndarray:
+        obs = np.zeros((self.num_envs, self.obs_dim), np.float32)
+        for i, b in enumerate(self.boards):
+            row = obs[i]
+            row[0] = b.x / 224
+            row[1] = b.reload / 5
+            row[2] = len(b.birds) / 16
+            for j, bird in enumerate(b.birds):
+                row[3 + j] = bird[0] / 224
+            row[19] = max((bird[1] for bird in b.birds), default=20.0) / 224
+            for j, bullet in enumerate(b.bullets[:5]):
+                row[20 + 2 * j : 22 + 2 * j] = bullet[0] / 224, bullet[1] / 224
+            for j, bullet in enumerate(b.bird_bullets[:10]):
+                row[30 + 2 * j : 32 + 2 * j] = bullet[0] / 224, bullet[1] / 224
+            row[50] = b.stun / 10
+            if b.boss_bullet is not None:
+                x, y, vx, vy = b.boss_bullet
+                row[51:55] = (
+                    min(max(x / 224, 0.0), 1.0),
+                    min(max(y / 224, 0.0), 1.0),
+                    min(max(vx / BOSS_BULLET_SPEED, -1.0), 1.0),
+                    min(max(vy / BOSS_BULLET_SPEED, -1.0), 1.0),
+                )
+        return obs
+
+    def draw(self, index: int) -> np.ndarray:
+        if self._canvas is None:
+            self._canvas = Canvas(self.frame_size)
+        c = self._canvas
+        pg, s = c.pygame, c.surface
+        b = self.boards[index]
+        s.fill((0, 0, 0))
+        pg.draw.rect(s, (255, 255, 255), (ARENA_LO, ARENA_LO, 184, 184), 2)
+        x = int(b.x)
+        pg.draw.rect(s, (255, 140, 0), (x, AGENT_Y, AGENT_W, AGENT_H))
+        pg.draw.polygon(s, (255, 140, 0), [(x + 3, AGENT_Y), (x + 11, AGENT_Y), (x + 7, AGENT_Y - 6)])
+        for bx, by, hp in b.birds:
+            points = [(bx, by), (bx + 7, by + 12), (bx + 14, by)]
+            pg.draw.polygon(s, (200, 200, 200), points, 0 if hp >= BIRD_HP else 2)
+        for bx, by in b.bullets:
+            pg.draw.rect(s, (255, 140, 0), (int(bx) - 2, int(by) - 6, 4, 6))
+        for bx, by in b.bird_bullets:
+            pg.draw.rect(s, (200, 200, 200), (int(bx) - 2, int(by), 4, 6))
+        if b.boss_active:
+            cx, cy = b.boss
+            alpha = int(255 * (BOSS_FADE - b.boss_fade) / BOSS_FADE)
+            layer = c.translucent()
+            points = [(cx - 32, cy + 8), (cx - 16, cy - 8), (cx, cy + 8), (cx + 16, cy - 8), (cx + 32, cy + 8)]
+            pg.draw.lines(layer, (200, 200, 200, alpha), False, points, 3)
+            s.blit(layer, (0, 0))
+        if b.boss_bullet is not None:
+            pg.draw.circle(s, (200, 200, 200), (int(b.boss_bullet[0]), int(b.boss_bullet[1])), BOSS_BULLET_R)
+        color = (80, 200, 110) if b.kills >= 16 else (255, 255, 255)
+        c.text(str(b.kills), 18, color, (24, 0))
+        if b.stun > 0:
+            layer = c.translucent()
+            layer.fill((220, 30, 10, int(140 * b.stun / STUN)), (ARENA_LO, ARENA_LO, 184, 184))
+            s.blit(layer, (0, 0))
+        return c.to_array()

@@ -1,0 +1,236 @@
+"""pygame-chase-evade: tag against an AI in a circular arena with orbiting pillars (vectorised)."""
+from __future__ import annotations
+
+import numpy as np
+
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, vertical_gradient
+
+CENTRE = np.array([112.0, 118.0])
+ARENA_R = 90
+CHAR_R = 8
+SPEED = 3.5
+EVADER_SPEED = 0.95 * SPEED
+PLAY_R = ARENA_R - CHAR_R - 4
+ROLE_CHANGE_R = ARENA_R - CHAR_R - 15
+PILLAR_R, ORBIT_R, PILLAR_SPIN = 12, 40, 0.01
+CATCH_DIST = 2 * CHAR_R
+ORANGE, GREEN = (255, 140, 0), (70, 160, 70)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = np.hypot(v[..., 0], v[..., 1])[..., None]
+    return v / np.where(norm > 0, norm, 1.0)
+
+
+def _clamp_radius(p: np.ndarray, radius: float) -> np.ndarray:
+    d = p - CENTRE
+    dist = np.hypot(d[:, 0], d[:, 1])[:, None]
+    return np.where(dist > radius, CENTRE + d * radius / np.maximum(dist, 1e-9), p)
+
+
+class ChaseEvade(MiniArcadeGame):
+    """Tag: as evader the agent earns +0.1*d/90 per step, as pursuer it pays 0.1*d/90.
+
+    A catch (centres closer than 16 px) swaps the roles; then, for at least 5 steps, the new
+    pursuer walks back to the centre and the new evader walks outward, ignoring actions.
+
+    Observation (15): agent x/224, y/224, agent v/3.5, AI x/224, y/224, AI v/3.5, 1 if the agent
+    is the evader, then the 3 pillars (x/224, y/224).
+
+    Example:
+        >>> game = ChaseEvade(num_envs=2, seed=0)
+        >>> game.reset()[:, 4:6].tolist()  # the AI starts at the arena centre
+        [[0.5, 0.5267857313156128], [0.5, 0.5267857313156128]]
+    """
+
+    obs_dim = 15
+    action_dim = 2
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None):
+        super().__init__(num_envs, seed)
+        n = num_envs
+        self.agent = np.zeros((n, 2))
+        self.agent_vel = np.zeros((n, 2))
+        self.ai = np.zeros((n, 2))
+        self.ai_vel = np.zeros((n, 2))
+        self.agent_evades = np.zeros(n, bool)
+        self.pillar_phase = np.zeros(n)
+        self.pillar_dir = np.ones(n)
+        self.pillars = np.zeros((n, 3, 2))
+        self.role_change = np.zeros(n, bool)
+        self.role_counter = np.zeros(n, np.int64)
+        self.steps = np.zeros(n, np.int64)
+        self.flash = np.zeros(n, np.int64)
+        self.flash_pos = np.zeros((n, 2))
+        self.flash_agent_caught = np.zeros(n, bool)
+        self._canvas = None
+
+    def _place_pillars(self) -> None:
+        angles = self.pillar_phase[:, None] + 2 * np.pi * np.arange(3) / 3
+        angles = angles + (self.pillar_dir * PILLAR_SPIN * self.steps)[:, None]
+        self.pillars = CENTRE + ORBIT_R * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+
+    def _reset(self, mask: np.ndarray) -> None:
+        k = int(mask.sum())
+        phi = self.rng.uniform(0, 2 * np.pi, k)
+        self.agent[mask] = CENTRE + 75 * np.stack([np.cos(phi), np.sin(phi)], axis=1)
+        self.ai[mask] = CENTRE
+        self.agent_vel[mask] = self.ai_vel[mask] = 0.0
+        self.agent_evades[mask] = self.rng.integers(0, 2, k) == 1
+        self.pillar_phase[mask] = self.rng.uniform(0, 2 * np.pi, k)
+        self.pillar_dir[mask] = self.rng.choice((-1.0, 1.0), k)
+        self.role_change[mask] = False
+        self.role_counter[mask] = 0
+        self.flash[mask] = 0
+        self.steps[mask] = 0
+        self._place_pillars()
+
+    def _push_out(self, p: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The pillars are 69 px apart and a push moves at most 20.5 px from one pillar, so a
+        # character touches at most one of them: pushing against all three at once equals the
+        # original's one-pillar-at-a-time loop.
+        to_pillars = self.pillars - p[:, None, :]
+        dist = np.hypot(to_pillars[..., 0], to_pillars[..., 1])
+        hit = dist < PILLAR_R + CHAR_R
+        if not hit.any():
+            return p, v
+        n = to_pillars / np.where(dist > 0, dist, 1.0)[..., None]
+        depth = np.where(hit, PILLAR_R + CHAR_R - dist + 0.5, 0.0)
+        p = p - (n * depth[..., None]).sum(axis=1)
+        vn = (v[:, None, :] * n).sum(axis=-1)
+        v = v - (2 * np.where(hit & (vn > 0), vn, 0.0)[..., None] * n).sum(axis=1)
+        return p, v
+
+    def _ai_direction(self, agent: np.ndarray) -> np.ndarray:
+        """Unit heading of the AI, reacting to the agent's position after this step's move."""
+        ai = self.ai
+        to_pillars = ai[:, None, :] - self.pillars
+        pillar_dist = np.hypot(to_pillars[..., 0], to_pillars[..., 1])
+        # Pursuit: head for the agent, steering around nearby pillars.
+        avoid = np.where(pillar_dist < 36, (36 - pillar_dist) / 36, 0.0)[..., None] * _unit(to_pillars)
+        pursue = _unit(_unit(agent - ai) + avoid.sum(axis=1))
+        # Evasion: run away, keep off the rim, hide behind pillars, zig-zag when close.
+        away = agent - ai
+        flee = _unit(ai - agent)
+        from_centre = ai - CENTRE
+        flee -= 0.5 * _unit(from_centre) * (np.hypot(from_centre[:, 0], from_centre[:, 1]) > 72)[:, None]
+        behind = ((agent[:, None, :] - self.pillars) * (ai[:, None, :] - self.pillars)).sum(-1) < 0
+        flee += 0.02 * ((self.pillars - ai[:, None, :]) * behind[..., None]).sum(axis=1)
+        close = np.hypot(away[:, 0], away[:, 1]) < 36
+        if (close & ~self.agent_evades).any():
+            perp = _unit(np.stack([away[:, 1], -away[:, 0]], axis=1))
+            signs = self.rng.choice((-1.0, 1.0), (self.num_envs, 2))
+            flee += np.where((close & ~self.agent_evades)[:, None], 0.2 * perp * signs, 0.0)
+        flee = _unit(flee)
+        return np.where(self.agent_evades[:, None], pursue, flee)
+
+    def _play(self, action: np.ndarray, playing: np.ndarray) -> None:
+        agent_speed = np.where(self.agent_evades, EVADER_SPEED, SPEED)[:, None]
+        agent_vel = action * agent_speed
+        agent = _clamp_radius(self.agent + agent_vel, PLAY_R)
+        agent, agent_vel = self._push_out(agent, agent_vel)
+        ai_speed = np.where(self.agent_evades, SPEED, EVADER_SPEED)[:, None]
+        ai_vel = self._ai_direction(agent) * ai_speed
+        ai = _clamp_radius(self.ai + ai_vel, PLAY_R)
+        ai, ai_vel = self._push_out(ai, ai_vel)
+        m = playing[:, None]
+        self.agent, self.agent_vel = np.where(m, agent, self.agent), np.where(m, agent_vel, self.agent_vel)
+        self.ai, self.ai_vel = np.where(m, ai, self.ai), np.where(m, ai_vel, self.ai_vel)
+        gap = self.agent - self.ai
+        caught = playing & (np.hypot(gap[:, 0], gap[:, 1]) < CATCH_DIST)
+        if caught.any():
+            self.flash[caught] = 12
+            self.flash_pos[caught] = (self.agent[caught] + self.ai[caught]) / 2
+            self.flash_agent_caught[caught] = self.agent_evades[caught]
+            self.agent_evades ^= caught
+            self.role_change |= caught
+            self.role_counter[caught] = 0
+
+    def _change_roles(self, changing: np.ndarray) -> None:
+        self.role_counter[changing] += 1
+        agent_pursues = ~self.agent_evades[:, None]
+        pursuer = np.where(agent_pursues, self.agent, self.ai)
+        evader = np.where(agent_pursues, self.ai, self.agent)
+        to_centre = CENTRE - pursuer
+        dist = np.hypot(to_centre[:, 0], to_centre[:, 1])[:, None]
+        pursuer = np.where(dist > 1.5, pursuer + SPEED * _unit(to_centre), pursuer)
+        out = evader - CENTRE
+        dist = np.hypot(out[:, 0], out[:, 1])[:, None]
+        evader = _clamp_radius(np.where(dist > 0.01, evader + EVADER_SPEED * _unit(out), evader), ROLE_CHANGE_R)
+        m = changing[:, None]
+        self.agent = np.where(m, np.where(agent_pursues, pursuer, evader), self.agent)
+        self.ai = np.where(m, np.where(agent_pursues, evader, pursuer), self.ai)
+        home = np.hypot(*(pursuer - CENTRE).T) < 2
+        self.role_change &= ~(changing & (self.role_counter >= 5) & home)
+
+    def _step(self, action: np.ndarray):
+        self._place_pillars()
+        changing = self.role_change.copy()
+        if changing.any():
+            self._change_roles(changing)
+        if not changing.all():
+            self._play(action.astype(float), ~changing)
+        gap = self.agent - self.ai
+        reward = np.where(self.agent_evades, 0.1, -0.1) * np.hypot(gap[:, 0], gap[:, 1]) / 90.0
+        self.steps += 1
+        return reward, np.zeros(self.num_envs, np.float32)
+
+    def observation(self) -> np.ndarray:
+        n = self.num_envs
+        obs = np.empty((n, self.obs_dim), np.float32)
+        obs[:, 0:2] = self.agent / 224.0
+        obs[:, 2:4] = self.agent_vel / SPEED
+        obs[:, 4:6] = self.ai / 224.0
+        obs[:, 6:8] = self.ai_vel / SPEED
+        obs[:, 8] = self.agent_evades
+        obs[:, 9:15] = (self.pillars / 224.0).reshape(n, 6)
+        return obs
+
+    def _draw_character(self, s, pg, pos, color, step: int, moving: bool) -> None:
+        x, y = int(pos[0]), int(pos[1])
+        bob = 2 if moving and (step // 3) % 2 else 0
+        pg.draw.ellipse(s, color, (x - 6, y + 6 - bob, 5, 4))
+        pg.draw.ellipse(s, color, (x + 1, y + 6 - 2 + bob, 5, 4))
+        pg.draw.ellipse(s, (220, 220, 220), (x - 6, y - 9, 12, 18))
+        pg.draw.rect(s, color, (x - 6, y - 2, 12, 4))
+        pg.draw.ellipse(s, (220, 220, 220), (x - 10, y - 3, 4, 7))
+        pg.draw.ellipse(s, (220, 220, 220), (x + 6, y - 3, 4, 7))
+        pg.draw.polygon(s, color, [(x - 6, y - 8), (x + 6, y - 8), (x, y - 16)])
+
+    def draw(self, index: int) -> np.ndarray:
+        if self._canvas is None:
+            self._canvas = Canvas(self.frame_size)
+        c = self._canvas
+        pg, s = c.pygame, c.surface
+        evader_color = ORANGE if self.agent_evades[index] else GREEN
+        c.background(
+            evader_color,
+            lambda: (0.75 * vertical_gradient((130, 185, 180), (80, 170, 180)) + 0.25 * np.array(evader_color)).astype(np.uint8),
+        )
+        centre = CENTRE.astype(int).tolist()
+        pg.draw.circle(s, (40, 40, 45), centre, ARENA_R)
+        pg.draw.circle(s, (220, 220, 220), centre, ARENA_R, 2)
+        pg.draw.line(s, (150, 150, 150), (centre[0], centre[1] - 12), (centre[0], centre[1] + 12), 2)
+        pg.draw.polygon(s, evader_color, [(centre[0], centre[1] - 12), (centre[0] + 8, centre[1] - 9), (centre[0], centre[1] - 6)])
+        for px, py in self.pillars[index]:
+            pg.draw.rect(s, (90, 90, 95), (int(px) - 12, int(py), 24, 4))
+            pg.draw.circle(s, (130, 130, 130), (int(px), int(py)), PILLAR_R)
+        team = "orange" if self.agent_evades[index] else "green"
+        word_color = ORANGE if self.agent_evades[index] else (0, 180, 0)
+        c.text(team, 18, word_color, (6, 3))
+        c.text(" is evading", 18, (255, 255, 255), (6 + 9 * len(team), 3))
+        step = int(self.steps[index])
+        self._draw_character(s, pg, self.ai[index], GREEN, step, bool(np.any(self.ai_vel[index])))
+        self._draw_character(s, pg, self.agent[index], ORANGE, step, bool(np.any(self.agent_vel[index])))
+        if self.flash[index] > 0:
+            # The flash is visual only; like the original, rendering advances its timer.
+            t = 12 - self.flash[index]
+            radius = 10 + 40 * (t / 6 if t < 6 else (12 - t) / 6)
+            color = ORANGE if self.flash_agent_caught[index] else GREEN
+            pg.draw.circle(s, color, self.flash_pos[index].astype(int).tolist(), int(radius), 3)
+            self.flash[index] -= 1
+        if self.role_change[index]:
+            pursuer_color = GREEN if self.agent_evades[index] else ORANGE
+            digit = max(1, 3 - int(self.role_counter[index]) // 5)
+            c.text(str(digit), 28, pursuer_color, (centre[0], centre[1] - 30), anchor="midbottom")
+        return c.to_array()

@@ -1,0 +1,164 @@
+"""pygame-cowboy: a runner that jumps over scrolling cacti (fully vectorised)."""
+from __future__ import annotations
+
+import numpy as np
+
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, rects_overlap, trunc, vertical_gradient
+
+GROUND_Y = 184
+AGENT_X, AGENT_W, AGENT_H = 40, 18, 30
+REST_Y = GROUND_Y - AGENT_H
+GRAVITY = 1.0
+JUMP_SPEED = 12.0
+SCROLL = 10
+SPAWN_X = 264
+#: Per variant: hitbox (top, width, height) and the cactus parts (x offset, top, width, height).
+HITBOX = np.array([(159, 15, 25), (144, 20, 40), (144, 40, 40), (144, 40, 40)])
+PARTS = (
+    ((0, 159, 15, 25),),
+    ((0, 144, 20, 40),),
+    ((0, 159, 15, 25), (20, 144, 20, 40)),
+    ((0, 144, 20, 40), (25, 159, 15, 25)),
+)
+
+
+def runner_physics(y: np.ndarray, v: np.ndarray, action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Jump (``a > 0`` on the ground: ``v = -12 a``), gravity, ground clamp; new ``(y, v)``."""
+    jump = (action > 0) & (y >= REST_Y - 0.001)
+    v = np.where(jump, -JUMP_SPEED * action, v) + GRAVITY
+    y = y + v
+    landed = y > REST_Y
+    return np.where(landed, float(REST_Y), y), np.where(landed, 0.0, v)
+
+
+def draw_runner(c: Canvas, y: float, step: int, airborne: bool, cowboy: bool) -> None:
+    """The cowboy (or, with ``cowboy=False``, the coinrun girl) with its box top-left at (40, y)."""
+    pg, s = c.pygame, c.surface
+    x, y = AGENT_X, int(y)
+    pose = (step // 6) % 2 if not airborne else 0
+    if cowboy:
+        pg.draw.rect(s, (139, 69, 19), (x + 6, y + 10, 6, 15))
+    else:
+        pg.draw.rect(s, (220, 20, 60), (x + 3, y - 1, 12, 14), border_radius=4)
+        pg.draw.polygon(s, (139, 69, 19), [(x + 9, y + 10), (x + 3, y + 24), (x + 15, y + 24)])
+    pg.draw.circle(s, (222, 184, 135), (x + 9, y + 5), 5)
+    if cowboy:
+        pg.draw.line(s, (0, 0, 0), (x, y + 1), (x + 18, y + 1), 2)
+        pg.draw.polygon(s, (0, 0, 0), [(x + 5, y - 3), (x + 13, y - 3), (x + 9, y - 8)])
+    swing = 3 if pose else -3
+    arm_y = y + 12 if not airborne or cowboy else y + 11
+    pg.draw.line(s, (0, 0, 0), (x + 9, arm_y), (x + 9 - 5, arm_y + 5 + swing), 2)
+    pg.draw.line(s, (0, 0, 0), (x + 9, arm_y), (x + 9 + 5, arm_y + 5 - swing), 2)
+    pg.draw.line(s, (0, 0, 0), (x + 9, y + 24), (x + 9 - 4 - swing, y + 30), 2)
+    pg.draw.line(s, (0, 0, 0), (x + 9, y + 24), (x + 9 + 4 + swing, y + 30), 2)
+
+
+class Cowboy(MiniArcadeGame):
+    """Jump over cacti: +1 per step clear, -1 per step pinned against a cactus.
+
+    Observation (3): (y - 154)/224 (0 on the ground), v/10, cactus hitbox left x/224.
+
+    Example:
+        >>> game = Cowboy(num_envs=3, seed=0)
+        >>> game.reset()[:, 0].tolist()
+        [0.0, 0.0, 0.0]
+    """
+
+    obs_dim = 3
+    action_dim = 1
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None):
+        super().__init__(num_envs, seed)
+        n = num_envs
+        self.y = np.full(n, float(REST_Y))
+        self.v = np.zeros(n)
+        self.variant = np.zeros(n, np.int64)
+        self.obstacle_x = np.full(n, SPAWN_X, np.int64)
+        self.collided = np.zeros(n, bool)
+        self.steps = np.zeros(n, np.int64)
+        self.pebbles = np.zeros((n, 10, 2))
+        self.sun = np.zeros((n, 6), np.int64)
+        self._canvas = None
+
+    def _spawn(self, mask: np.ndarray) -> None:
+        self.variant[mask] = self.rng.integers(0, 4, int(mask.sum()))
+        self.obstacle_x[mask] = SPAWN_X
+
+    def _reset(self, mask: np.ndarray) -> None:
+        k = int(mask.sum())
+        self.y[mask] = REST_Y
+        self.v[mask] = 0.0
+        self.collided[mask] = False
+        self.steps[mask] = 0
+        self._spawn(mask)
+        self.pebbles[mask, :, 0] = 224 + self.rng.uniform(0, 224, (k, 10))
+        self.pebbles[mask, :, 1] = GROUND_Y + self.rng.uniform(1, 4, (k, 10))
+        radius = self.rng.integers(12, 20, k)
+        cx, cy = 224 - self.rng.integers(20, 40, k), self.rng.integers(15, 35, k)
+        color = np.clip(np.array([230, 212, 100]) + self.rng.integers(-10, 10, (k, 3)), 0, 255)
+        self.sun[mask] = np.column_stack([radius, cx, cy, color])
+
+    def _step(self, action: np.ndarray):
+        self.y, self.v = runner_physics(self.y, self.v, action[:, 0])
+        top, width, height = HITBOX[self.variant].T
+        hx = self.obstacle_x
+        hit = rects_overlap(AGENT_X, trunc(self.y), AGENT_W, AGENT_H, hx, top, width, height)
+        overlap_x = np.minimum(AGENT_X + AGENT_W, hx + width) - np.maximum(AGENT_X, hx)
+        on_top = hit & (self.v > 0) & (overlap_x / AGENT_W > 0.5) & (self.y + AGENT_H > top)
+        self.y = np.where(on_top, top - AGENT_H, self.y).astype(float)
+        self.v = np.where(on_top, 0.0, self.v)
+        self.collided = rects_overlap(AGENT_X, trunc(self.y), AGENT_W, AGENT_H, hx, top, width, height)
+        moving = ~self.collided
+        self.obstacle_x = np.where(moving, hx - SCROLL, hx)
+        self.pebbles[moving, :, 0] -= SCROLL
+        gone = self.pebbles[:, :, 0] < 0
+        if gone.any():
+            self.pebbles[gone, 0] = 224 + self.rng.uniform(0, 20, int(gone.sum()))
+            self.pebbles[gone, 1] = GROUND_Y + self.rng.uniform(1, 4, int(gone.sum()))
+        passed = self.obstacle_x + width < 0
+        if passed.any():
+            self._spawn(passed)
+            self.collided &= ~passed
+        self.steps += 1
+        reward = np.where(self.collided, -1.0, 1.0)
+        return reward, np.zeros(self.num_envs, np.float32)
+
+    def observation(self) -> np.ndarray:
+        obs = np.empty((self.num_envs, 3), np.float32)
+        obs[:, 0] = (self.y - REST_Y) / 224.0
+        obs[:, 1] = self.v / 10.0
+        obs[:, 2] = self.obstacle_x / 224.0
+        return obs
+
+    def _background(self) -> np.ndarray:
+        image = vertical_gradient((150, 190, 220), (210, 220, 235))
+        image[GROUND_Y:] = vertical_gradient((196, 166, 135), (140, 110, 90), rows=slice(GROUND_Y, 224))[GROUND_Y:]
+        return image
+
+    def draw(self, index: int) -> np.ndarray:
+        if self._canvas is None:
+            self._canvas = Canvas(self.frame_size)
+        c = self._canvas
+        pg, s = c.pygame, c.surface
+        c.background("sky", self._background)
+        pg.draw.line(s, (115, 90, 65), (0, GROUND_Y), (224, GROUND_Y), 2)
+        for px, py in self.pebbles[index]:
+            pg.draw.circle(s, (115, 90, 65), (int(px), int(py)), 1)
+        airborne = self.y[index] < REST_Y - 0.001
+        pose_step = self.steps[index] if not self.collided[index] else 0
+        draw_runner(c, self.y[index], pose_step, airborne, cowboy=True)
+        x0 = int(self.obstacle_x[index])
+        for dx, top, w, h in PARTS[self.variant[index]]:
+            x = x0 + dx
+            pg.draw.rect(s, (108, 138, 72), (x, top, w, h))
+            pg.draw.rect(s, (108, 138, 72), (x - 4, top + h // 3, 4, 10))
+            pg.draw.rect(s, (108, 138, 72), (x + w, top + h // 3 - 5, 4, 10))
+        radius, cx, cy, *color = (int(v) for v in self.sun[index])
+        glow = c.translucent()
+        for k in range(3):
+            pg.draw.circle(glow, (*color, 40), (cx, cy), radius * (2 - k / 2))
+        s.blit(glow, (0, 0))
+        pg.draw.circle(s, color, (cx, cy), radius)
+        if self.collided[index]:
+            c.tint((220, 60, 60), 20)
+        return c.to_array()

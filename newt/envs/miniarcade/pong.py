@@ -1,0 +1,132 @@
+"""pygame-pong: the agent's left paddle against a delayed-reaction AI (fully vectorised)."""
+from __future__ import annotations
+
+import numpy as np
+
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip, rects_overlap, trunc
+
+COURT_LO, COURT_HI = 20.0, 204.0
+PADDLE_W, PADDLE_H = 6, 40
+AGENT_X, OPPONENT_X = 30, 188
+PADDLE_Y_MAX = 164.0
+PADDLE_SPEED = 8.5
+BALL_SIZE = 7
+BALL_SPEED = 8.0
+
+
+class Pong(MiniArcadeGame):
+    """Pong against an AI that waits 2-6 steps after the ball crosses 30% of the court.
+
+    Observation (6): ball x/224, y/224, ball v_x/8, v_y/8, agent paddle top/224, AI paddle top/224.
+    Reward: +1 when the ball leaves past the AI, -1 past the agent (then a new serve).
+
+    Args:
+        num_envs: game copies.
+        seed: random seed.
+        compat: keep the original quirk that the AI's reaction delay survives a reset.
+
+    Example:
+        >>> game = Pong(num_envs=2, seed=0)
+        >>> game.reset().shape
+        (2, 6)
+    """
+
+    obs_dim = 6
+    action_dim = 1
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None, compat: bool = True):
+        super().__init__(num_envs, seed)
+        self.compat = compat
+        n = num_envs
+        self.ball = np.zeros((n, 2))
+        self.vel = np.zeros((n, 2))
+        self.agent_y = np.full(n, 92.0)
+        self.opponent_y = np.full(n, 92.0)
+        self.ai_delay = np.zeros(n, np.int64)
+        self.ai_in_zone = np.zeros(n, bool)
+        self.scores = np.zeros((n, 2), np.int64)
+        self._canvas = None
+
+    def _serve(self, mask: np.ndarray) -> None:
+        k = int(mask.sum())
+        if not k:
+            return
+        theta = np.pi * self.rng.uniform(-0.5, 0.5, k)
+        direction = self.rng.choice((-1.0, 1.0), k)
+        self.ball[mask] = 112.0
+        self.vel[mask, 0] = BALL_SPEED * direction * np.cos(theta)
+        self.vel[mask, 1] = BALL_SPEED * np.sin(theta)
+
+    def _reset(self, mask: np.ndarray) -> None:
+        self.agent_y[mask] = 92.0
+        self.opponent_y[mask] = 92.0
+        self.scores[mask] = 0
+        if not self.compat:
+            self.ai_delay[mask] = 0
+            self.ai_in_zone[mask] = False
+        self._serve(mask)
+
+    def _move_ai(self) -> None:
+        progress = (self.ball[:, 0] - COURT_LO) / (COURT_HI - COURT_LO)
+        near = progress > 0.3
+        entering = near & ~self.ai_in_zone
+        if entering.any():
+            speed = np.hypot(self.vel[entering, 0], self.vel[entering, 1])
+            n = clip((speed - 3.0) / 5.0, 0.0, 1.0)
+            lo, hi = np.trunc(6 - 4 * n).astype(np.int64), np.trunc(9 - 3 * n).astype(np.int64)
+            self.ai_delay[entering] = self.rng.integers(lo, hi + 1)
+            self.ai_in_zone |= entering
+        waiting = near & (self.ai_delay > 0)
+        self.ai_delay[waiting] -= 1
+        chasing = near & ~waiting
+        factor = 0.5 + 0.35 * clip((progress - 0.3) / 0.65, 0.0, 1.0)
+        target = self.ball[:, 1] - 20.0
+        step = np.where(target > self.opponent_y, PADDLE_SPEED, -PADDLE_SPEED) * factor
+        self.opponent_y = np.where(chasing, self.opponent_y + step, self.opponent_y)
+        self.ai_in_zone &= near
+        self.opponent_y = clip(self.opponent_y, COURT_LO, PADDLE_Y_MAX)
+
+    def _step(self, action: np.ndarray):
+        self.agent_y = clip(self.agent_y + PADDLE_SPEED * action[:, 0], COURT_LO, PADDLE_Y_MAX)
+        self._move_ai()
+        self.ball += self.vel
+        by = self.ball[:, 1]
+        wall = (by - BALL_SIZE < COURT_LO) | (by + BALL_SIZE > COURT_HI)
+        self.vel[wall, 1] *= -1
+        bx0, by0 = trunc(self.ball[:, 0] - 3.5), trunc(by - 3.5)
+        hit_agent = rects_overlap(bx0, by0, BALL_SIZE, BALL_SIZE, AGENT_X, trunc(self.agent_y), PADDLE_W, PADDLE_H)
+        hit_agent &= self.vel[:, 0] < 0
+        self.vel[hit_agent, 0] *= -1
+        hit_opp = rects_overlap(bx0, by0, BALL_SIZE, BALL_SIZE, OPPONENT_X, trunc(self.opponent_y), PADDLE_W, PADDLE_H)
+        hit_opp &= self.vel[:, 0] > 0
+        self.vel[hit_opp, 0] *= -1
+        lost = self.ball[:, 0] < COURT_LO
+        won = ~lost & (self.ball[:, 0] > COURT_HI)
+        reward = won.astype(np.float32) - lost
+        self.scores[won, 0] += 1
+        self.scores[lost, 1] += 1
+        self._serve(won | lost)
+        return reward, np.zeros(self.num_envs, np.float32)
+
+    def observation(self) -> np.ndarray:
+        obs = np.empty((self.num_envs, 6), np.float32)
+        obs[:, 0:2] = self.ball / 224.0
+        obs[:, 2:4] = self.vel / BALL_SPEED
+        obs[:, 4] = self.agent_y / 224.0
+        obs[:, 5] = self.opponent_y / 224.0
+        return obs
+
+    def draw(self, index: int) -> np.ndarray:
+        if self._canvas is None:
+            self._canvas = Canvas(self.frame_size)
+        c, pg = self._canvas, self._canvas.pygame
+        s = c.surface
+        s.fill((0, 0, 0))
+        pg.draw.rect(s, (255, 255, 255), (20, 20, 184, 184), 2)
+        pg.draw.rect(s, (255, 140, 0), (AGENT_X, int(self.agent_y[index]), PADDLE_W, PADDLE_H))
+        pg.draw.rect(s, (180, 180, 180), (OPPONENT_X, int(self.opponent_y[index]), PADDLE_W, PADDLE_H))
+        bx, by = self.ball[index]
+        pg.draw.rect(s, (255, 255, 255), (int(bx - 3.5), int(by - 3.5), BALL_SIZE, BALL_SIZE))
+        c.text(str(self.scores[index, 0]), 20, (255, 140, 0), (36, -2))
+        c.text(str(self.scores[index, 1]), 20, (180, 180, 180), (188, -2), anchor="topright")
+        return c.to_array()

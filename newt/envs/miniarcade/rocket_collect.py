@@ -1,0 +1,177 @@
+"""pygame-rocket-collect: thrust a rocket to coins among bouncing asteroids (fully vectorised)."""
+from __future__ import annotations
+
+import numpy as np
+
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip
+
+THRUST, DAMPING, MAX_SPEED = 0.75, 0.98, 4.0
+ROCKET_R, COIN_R, ASTEROID_R = 10, 9, 14
+LO, HI = 15.0, 209.0
+MAX_ASTEROIDS = 3
+DIAGONAL = 316.78
+
+
+class RocketCollect(MiniArcadeGame):
+    """Collect coins (+1) while asteroids bounce around (-0.2 per asteroid per contact step).
+
+    A tiny bonus (at most 0.002 per step) rewards being near the coin. Asteroids: 1 at the start,
+    2 from step 150, 3 from step 300.
+
+    Observation (21): rocket x/224, y/224, v_x/4, v_y/4, coin x/224, y/224, (coin - rocket)/224,
+    collision flag (contact in the last 5 steps), then 3 asteroid slots (x/224, y/224, v_x/4,
+    v_y/4), zeros for an empty slot.
+
+    Example:
+        >>> game = RocketCollect(num_envs=2, seed=0)
+        >>> game.reset()[:, 0:2].tolist()
+        [[0.5, 0.8214285969734192], [0.5, 0.8214285969734192]]
+    """
+
+    obs_dim = 21
+    action_dim = 2
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None):
+        super().__init__(num_envs, seed)
+        n = num_envs
+        self.pos = np.zeros((n, 2))
+        self.vel = np.zeros((n, 2))
+        self.coin = np.zeros((n, 2))
+        self.rocks = np.zeros((n, MAX_ASTEROIDS, 2))
+        self.rock_vel = np.zeros((n, MAX_ASTEROIDS, 2))
+        self.rock_angle = np.zeros((n, MAX_ASTEROIDS))
+        self.rock_spin = np.zeros((n, MAX_ASTEROIDS))
+        self.rock_shape = np.zeros((n, MAX_ASTEROIDS, 8, 2))
+        self.entered = np.zeros((n, MAX_ASTEROIDS), bool)
+        self.active = np.zeros((n, MAX_ASTEROIDS), bool)
+        self.collision_timer = np.zeros(n, np.int64)
+        self.steps = np.zeros(n, np.int64)
+        self.score = np.zeros(n, np.int64)
+        self.stars = np.zeros((n, 40, 3), np.int64)
+        self._canvas = None
+
+    def _new_coin(self, mask: np.ndarray) -> None:
+        k = int(mask.sum())
+        self.coin[mask, 0] = self.rng.integers(30, 194, k)
+        self.coin[mask, 1] = self.rng.integers(40, 112, k)
+
+    def _top_up(self) -> None:
+        count = np.minimum(1 + self.steps // 150, MAX_ASTEROIDS)
+        need = (np.arange(MAX_ASTEROIDS) < count[:, None]) & ~self.active
+        k = int(need.sum())
+        if not k:
+            return
+        side = self.rng.integers(0, 4, k)
+        along = self.rng.integers(20, 204, k).astype(float)
+        x = np.choose(side, [along, along, np.full(k, -28.0), np.full(k, 252.0)])
+        y = np.choose(side, [np.full(k, -28.0), np.full(k, 252.0), along, along])
+        aim = self.rng.uniform(56, 168, (k, 2))
+        speed = self.rng.uniform(1, 2.2, k)
+        start = np.stack([x, y], axis=1)
+        direction = aim - start
+        direction /= np.hypot(direction[:, 0], direction[:, 1])[:, None]
+        radii = ASTEROID_R + self.rng.integers(-3, 4, (k, 8, 2))
+        angles = np.deg2rad(45 * np.arange(8))
+        self.rocks[need] = start
+        self.rock_vel[need] = direction * speed[:, None]
+        self.rock_shape[need] = np.stack([radii[..., 0] * np.cos(angles), radii[..., 1] * np.sin(angles)], axis=-1)
+        self.rock_spin[need] = self.rng.uniform(-0.02, 0.02, k)
+        self.rock_angle[need] = 0.0
+        self.entered[need] = False
+        self.active |= need
+
+    def _reset(self, mask: np.ndarray) -> None:
+        self.pos[mask] = (112.0, 184.0)
+        self.vel[mask] = 0.0
+        self._new_coin(mask)
+        self.active[mask] = False
+        self.steps[mask] = 0
+        self.score[mask] = 0
+        self.collision_timer[mask] = 0
+        self._top_up()
+        k = int(mask.sum())
+        self.stars[mask] = np.concatenate(
+            [self.rng.integers(0, 224, (k, 40, 2)), self.rng.integers(1, 3, (k, 40, 1))], axis=-1
+        )
+
+    def _step(self, action: np.ndarray):
+        self.vel = (self.vel + THRUST * action) * DAMPING
+        speed = np.hypot(self.vel[:, 0], self.vel[:, 1])
+        self.vel *= np.where(speed > MAX_SPEED, MAX_SPEED / np.maximum(speed, 1e-9), 1.0)[:, None]
+        self.pos = clip(self.pos + self.vel, LO, HI)
+        active = self.active[:, :, None]
+        self.rocks = np.where(active, self.rocks + self.rock_vel, self.rocks)
+        self.rock_angle += self.rock_spin * self.active
+        bound_lo, bound_hi = ASTEROID_R, 224 - ASTEROID_R
+        inside = ((self.rocks >= bound_lo) & (self.rocks <= bound_hi)).all(axis=-1)
+        self.entered |= self.active & inside
+        bounce = self.entered[:, :, None] & ((self.rocks < bound_lo) | (self.rocks > bound_hi))
+        self.rocks = np.where(bounce, clip(self.rocks, bound_lo, bound_hi), self.rocks)
+        self.rock_vel = np.where(bounce, -self.rock_vel, self.rock_vel)
+        to_coin = self.coin - self.pos
+        dist = np.hypot(to_coin[:, 0], to_coin[:, 1])
+        reward = 0.002 * (1.0 - clip(dist / DIAGONAL, 0.0, 1.0))
+        got = dist < ROCKET_R + COIN_R
+        if got.any():
+            reward += got
+            self.score += got
+            self._new_coin(got)
+        gap = self.rocks - self.pos[:, None, :]
+        contact = self.active & (np.hypot(gap[..., 0], gap[..., 1]) < ROCKET_R + ASTEROID_R)
+        reward -= 0.2 * contact.sum(axis=1)
+        self.collision_timer = np.where(contact.any(axis=1), 6, self.collision_timer)
+        self.steps += 1
+        self._top_up()
+        self.collision_timer = np.maximum(self.collision_timer - 1, 0)
+        return reward, np.zeros(self.num_envs, np.float32)
+
+    def observation(self) -> np.ndarray:
+        n = self.num_envs
+        obs = np.empty((n, self.obs_dim), np.float32)
+        obs[:, 0:2] = self.pos / 224.0
+        obs[:, 2:4] = self.vel / MAX_SPEED
+        obs[:, 4:6] = self.coin / 224.0
+        obs[:, 6:8] = (self.coin - self.pos) / 224.0
+        obs[:, 8] = self.collision_timer > 0
+        slots = np.concatenate([self.rocks / 224.0, self.rock_vel / MAX_SPEED], axis=-1)
+        obs[:, 9:] = np.where(self.active[:, :, None], slots, 0.0).reshape(n, -1)
+        return obs
+
+    def _background(self) -> np.ndarray:
+        c = np.trunc(20 + 40 * np.arange(224) / 224).astype(np.uint8)
+        image = np.zeros((224, 224, 3), np.uint8)
+        image[:, :, 0] = (c // 2)[:, None]
+        image[:, :, 2] = c[:, None]
+        return image
+
+    def draw(self, index: int) -> np.ndarray:
+        if self._canvas is None:
+            self._canvas = Canvas(self.frame_size)
+        c = self._canvas
+        pg, s = c.pygame, c.surface
+        c.background("space", self._background)
+        for x, y, r in self.stars[index]:
+            pg.draw.circle(s, (255, 255, 255), (int(x), int(y)), int(r))
+        x, y = self.pos[index]
+        speed = float(np.hypot(*self.vel[index]))
+        if speed > 0.05:
+            length = 3 + 4 * speed
+            pg.draw.polygon(s, (255, 170, 80), [(x - 5, y + 10), (x + 5, y + 10), (x, y + 10 + length)])
+        pg.draw.polygon(s, (150, 150, 200), [(x - 8, y + 10), (x - 12, y + 14), (x - 5, y + 4)])
+        pg.draw.polygon(s, (150, 150, 200), [(x + 8, y + 10), (x + 12, y + 14), (x + 5, y + 4)])
+        pg.draw.polygon(s, (180, 180, 255), [(x, y - 14), (x - 8, y + 10), (x + 8, y + 10)])
+        for j in np.flatnonzero(self.active[index]):
+            angle = self.rock_angle[index, j]
+            cos, sin = np.cos(angle), np.sin(angle)
+            shape = self.rock_shape[index, j]
+            points = np.column_stack(
+                [shape[:, 0] * cos - shape[:, 1] * sin, shape[:, 0] * sin + shape[:, 1] * cos]
+            ) + self.rocks[index, j]
+            pg.draw.polygon(s, (120, 120, 120), points.tolist())
+        cx, cy = self.coin[index].astype(int).tolist()
+        pg.draw.circle(s, (255, 215, 0), (cx, cy), COIN_R)
+        pg.draw.circle(s, (200, 120, 0), (cx, cy), COIN_R, 2)
+        c.text(f"Score: {self.score[index]}", 16, (255, 255, 255), (5, 5))
+        if self.collision_timer[index] > 0:
+            c.tint((255, 0, 0), 80)
+        return c.to_array()

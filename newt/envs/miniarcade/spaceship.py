@@ -1,0 +1,168 @@
+"""pygame-spaceship: fly over a scrolling starfield, collect coins, avoid the asteroid (vectorised)."""
+from __future__ import annotations
+
+import numpy as np
+
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip, rects_overlap, trunc
+
+SHIP_W, SHIP_H = 28, 18
+THRUST, DAMPING = 0.65, 0.95
+SCROLL, STAR_SCROLL = 12, 6
+COIN_R, ASTEROID_R = 9, 18
+MAX_COINS = 4
+N_STARS = 50
+
+
+class Spaceship(MiniArcadeGame):
+    """Thrust a ship in 2-D: +1 per coin, -2 per step overlapping the asteroid.
+
+    Observation (14): ship x/224, y/224 (top-left), v_x/10, v_y/10, 4 coin slots (x/224, y/224)
+    or (-1, -1), asteroid (x/224, y/224) or (-1, -1) when inactive.
+
+    Args:
+        num_envs: game copies.
+        seed: random seed.
+        compat: keep the original quirk that an active asteroid (and the collision flag)
+            survives a reset and flies on into the next episode.
+
+    Example:
+        >>> game = Spaceship(num_envs=2, seed=0)
+        >>> game.reset()[:, :2].tolist()
+        [[0.1785714328289032, 0.5], [0.1785714328289032, 0.5]]
+    """
+
+    obs_dim = 14
+    action_dim = 2
+
+    def __init__(self, num_envs: int = 1, seed: int | None = None, compat: bool = True):
+        super().__init__(num_envs, seed)
+        self.compat = compat
+        n = num_envs
+        self.pos = np.zeros((n, 2))
+        self.vel = np.zeros((n, 2))
+        self.coins = np.zeros((n, MAX_COINS, 2), np.int64)
+        self.live = np.zeros((n, MAX_COINS), bool)
+        self.asteroid = np.zeros((n, 2))
+        self.asteroid_active = np.zeros(n, bool)
+        self.asteroid_angle = np.zeros(n)
+        self.asteroid_shape = np.ones((n, 10))
+        self.collided = np.zeros(n, bool)
+        self.stars = np.zeros((n, N_STARS, 2))
+        self._canvas = None
+
+    def _spawn(self, mask: np.ndarray) -> None:
+        idx = np.flatnonzero(mask)
+        k = len(idx)
+        count = self.rng.integers(2, MAX_COINS + 1, k)
+        x0 = 224 + self.rng.integers(20, 60, k)
+        y = self.rng.integers(30, 194, k)
+        change = self.rng.random((k, MAX_COINS)) < 0.6
+        sign = self.rng.choice((-18, 18), (k, MAX_COINS))
+        for i in range(MAX_COINS):
+            self.coins[idx, i, 1] = y
+            y = np.clip(y + np.where(change[:, i], sign[:, i], 0), 20, 204)
+        self.coins[idx, :, 0] = x0[:, None] + 27 * np.arange(MAX_COINS)
+        self.live[idx] = np.arange(MAX_COINS) < count[:, None]
+        # The asteroid trails the coin sequence, half of the time, when none is flying.
+        want = ~self.asteroid_active[idx] & (self.rng.random(k) < 0.5)
+        for _ in range(5):
+            if not want.any():
+                break
+            j = idx[want]
+            m = len(j)
+            ax = x0[want] + 27 * (count[want] + 2) + self.rng.uniform(-30, 30, m)
+            ay = self.rng.integers(40, 184, m).astype(float)
+            cx, cy = self.coins[j, :, 0], self.coins[j, :, 1]
+            blocked = self.live[j] & rects_overlap(
+                trunc(ax - ASTEROID_R)[:, None], trunc(ay - ASTEROID_R)[:, None], 36, 36, cx - COIN_R, cy - COIN_R, 18, 18
+            )
+            ok = ~blocked.any(axis=1)
+            placed = j[ok]
+            self.asteroid[placed, 0], self.asteroid[placed, 1] = ax[ok], ay[ok]
+            self.asteroid_active[placed] = True
+            self.asteroid_angle[placed] = 0.0
+            self.asteroid_shape[placed] = 0.7 + 0.6 * self.rng.random((len(placed), 10))
+            want[np.flatnonzero(want)[ok]] = False
+
+    def _reset(self, mask: np.ndarray) -> None:
+        self.pos[mask] = (40.0, 112.0)
+        self.vel[mask] = 0.0
+        if not self.compat:
+            self.asteroid_active[mask] = False
+            self.collided[mask] = False
+        self._spawn(mask)
+        self.stars[mask] = self.rng.uniform(0, 224, (int(mask.sum()), N_STARS, 2))
+
+    def _step(self, action: np.ndarray):
+        self.vel += THRUST * action
+        self.pos += self.vel
+        self.vel *= DAMPING
+        self.pos = clip(self.pos, 0.0, (224.0 - SHIP_W, 224.0 - SHIP_H))
+        sx, sy = trunc(self.pos[:, 0]), trunc(self.pos[:, 1])
+        reward = np.zeros(self.num_envs, np.float32)
+        active = self.asteroid_active
+        if active.any():
+            self.asteroid[active, 0] -= SCROLL
+            self.asteroid_angle[active] += 0.02
+            self.asteroid_active = active & (self.asteroid[:, 0] >= -ASTEROID_R)
+            ax, ay = trunc(self.asteroid[:, 0] - ASTEROID_R), trunc(self.asteroid[:, 1] - ASTEROID_R)
+            hit = rects_overlap(sx, sy, SHIP_W, SHIP_H, ax, ay, 36, 36)
+            self.collided = np.where(active, hit, self.collided)
+            reward -= 2.0 * (active & hit)
+        self.coins[:, :, 0] -= SCROLL
+        self.stars[:, :, 0] -= STAR_SCROLL
+        wrapped = self.stars[:, :, 0] < 0
+        if wrapped.any():
+            self.stars[wrapped, 0] = 224.0
+            self.stars[wrapped, 1] = self.rng.uniform(0, 224, int(wrapped.sum()))
+        respawn = (~self.live | (self.coins[:, :, 0] < -COIN_R)).all(axis=1)
+        if respawn.any():
+            self._spawn(respawn)
+        cx, cy = self.coins[:, :, 0], self.coins[:, :, 1]
+        got = self.live & rects_overlap(cx - COIN_R, cy - COIN_R, 18, 18, sx[:, None], sy[:, None], SHIP_W, SHIP_H)
+        self.live &= ~got
+        reward += got.sum(axis=1)
+        return reward, np.zeros(self.num_envs, np.float32)
+
+    def observation(self) -> np.ndarray:
+        n = self.num_envs
+        obs = np.empty((n, self.obs_dim), np.float32)
+        obs[:, 0:2] = self.pos / 224.0
+        obs[:, 2:4] = self.vel / 10.0
+        obs[:, 4:12] = np.where(self.live[:, :, None], self.coins / 224.0, -1.0).reshape(n, -1)
+        obs[:, 12:14] = np.where(self.asteroid_active[:, None], self.asteroid / 224.0, -1.0)
+        return obs
+
+    def draw(self, index: int) -> np.ndarray:
+        if self._canvas is None:
+            self._canvas = Canvas(self.frame_size)
+        c = self._canvas
+        pg, s = c.pygame, c.surface
+        s.fill((0, 0, 0))
+        for x, y in self.stars[index]:
+            pg.draw.circle(s, (255, 255, 255), (int(x), int(y)), 1)
+        x, y = self.pos[index]
+        speed = float(np.hypot(*self.vel[index]))
+        if speed > 0.1:
+            # Flame jitter comes from a separate generator, so rendering never changes the game.
+            length = min(28.0, 14 + 4 * speed) * (1 + self.render_rng.uniform(-0.1, 0.1))
+            width = (4 + 0.3 * speed) * (1 + self.render_rng.uniform(-0.1, 0.1))
+            for color, scale in (((255, 255, 120), 1.0), ((255, 200, 60), 0.7), ((255, 140, 0), 0.5)):
+                tip = (x - length * scale, y + 9)
+                pg.draw.polygon(s, color, [(x, y + 9 - width * scale), tip, (x, y + 9 + width * scale)])
+        pg.draw.polygon(s, (180, 180, 255), [(x, y), (x, y + SHIP_H), (x + SHIP_W, y + 9)])
+        pg.draw.line(s, (100, 100, 200), (x + 4, y - 2), (x + 4, y + 20), 2)
+        for (cx, cy), live in zip(self.coins[index], self.live[index]):
+            if live:
+                pg.draw.circle(s, (255, 215, 0), (int(cx), int(cy)), COIN_R)
+                pg.draw.circle(s, (200, 160, 0), (int(cx), int(cy)), COIN_R, 2)
+        if self.asteroid_active[index]:
+            ax, ay = self.asteroid[index]
+            angles = np.deg2rad(36 * np.arange(10)) + self.asteroid_angle[index]
+            radii = ASTEROID_R * self.asteroid_shape[index]
+            points = np.column_stack([ax + radii * np.cos(angles), ay + radii * np.sin(angles)]).tolist()
+            pg.draw.polygon(s, (100, 100, 100), points)
+            pg.draw.polygon(s, (60, 60, 60), points, 2)
+        if self.collided[index]:
+            c.tint((220, 60, 60), 40)
+        return c.to_array()
