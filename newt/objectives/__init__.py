@@ -1,1 +1,13 @@
-"""newt.objectives."""
+"""newt.objectives: the Newt loss, its update helper and small utilities."""
+from newt.objectives.newt_loss import NewtLoss
+from newt.objectives.updater import NewtUpdater
+from newt.objectives.utils import RunningScale, discount_heuristic, task_discounts, temporal_weights
+
+__all__ = [
+    "NewtLoss",
+    "NewtUpdater",
+    "RunningScale",
+    "discount_heuristic",
+    "task_discounts",
+    "temporal_weights",
+]
