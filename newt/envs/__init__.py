@@ -5,6 +5,13 @@ Example:
     >>> make_env("walker-walk").rollout(2)["next", "reward"].shape
     torch.Size([2, 1])
 """
+import os
+
+# dm_control and gymnasium pick their OpenGL backend when first imported; default to headless
+# EGL before any of them is (the user's own setting wins).
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
 from newt.envs.factory import BUILDERS, OBS_MODES, make_env, make_multitask_env, resolve_tasks
 from newt.envs.language import (
     EMBEDDING_DIM,
@@ -12,6 +19,7 @@ from newt.envs.language import (
     instruction_embeddings,
     load_official_task_embeddings,
 )
+from newt.envs.multitask import MultiTaskEnv, RawStep
 from newt.envs.registry import (
     ALL_TASKS,
     DOMAINS,
@@ -39,7 +47,9 @@ __all__ = [
     "EMBEDDING_DIM",
     "MAX_ACTION_DIM",
     "MAX_OBS_DIM",
+    "MultiTaskEnv",
     "OBS_MODES",
+    "RawStep",
     "TASKS",
     "ConstantEntry",
     "PadAction",

@@ -42,6 +42,7 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import DeviceCastTransform, EnvBase, TransformedEnv
 
+from newt.envs.multitask import RawStep
 from newt.envs.registry import TaskInfo
 
 __all__ = ["DMControlTaskEnv", "load_suite_task", "make_dmcontrol_env"]
@@ -156,45 +157,30 @@ class DMControlTaskEnv(EnvBase):
                 "before importing dm_control."
             ) from err
 
-    def _observation(self, time_step, reward: float, truncated: bool) -> TensorDictBase:
+    def _raw_output(self, time_step, reward: float, truncated: bool) -> RawStep:
         flat = np.concatenate(
             [np.ravel(v) for v in time_step.observation.values()], dtype=np.float32
         )
-        # One small array per step, split into views: fewer allocations than one tensor per key.
-        scalars = torch.from_numpy(
-            np.array([reward, self._episode[1] / SCORE_SCALE, np.nan], dtype=np.float32)
-        )
-        flags = torch.from_numpy(np.array([truncated, False, truncated]))
-        out = {
-            "observation": torch.from_numpy(flat),
-            "reward": scalars[0:1],
-            "score": scalars[1:2],
-            "success": scalars[2:3],
-            "done": flags[0:1],
-            "terminated": flags[1:2],
-            "truncated": flags[2:3],
-        }
+        pixels = None
         if self.from_pixels:
             frame = self._env.physics.render(
                 self.render_size, self.render_size, camera_id=self.camera_id
             )
-            out["pixels"] = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))
-        return TensorDict._new_unsafe(out, batch_size=torch.Size([]), device=self.device)
+            pixels = torch.from_numpy(np.ascontiguousarray(frame.transpose(2, 0, 1)))
+        return RawStep(flat, reward, np.nan, self._episode[1] / SCORE_SCALE, truncated, pixels)
 
-    def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:
+    def _raw_reset(self) -> RawStep:
+        """Reset the episode; the :class:`~newt.envs.multitask.RawStep` hook."""
         self._episode[:] = [0, 0.0]
-        out = self._observation(self._env.reset(), 0.0, False)
-        del out["reward"]
-        return out
+        return self._raw_output(self._env.reset(), 0.0, False)
 
-    def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
-        action = tensordict.get("action").detach().cpu().numpy().astype(np.float64)
-        if action.shape != (self._action_dim,):
-            raise ValueError(
-                f"Expected an action of shape ({self._action_dim},), got {tuple(action.shape)}."
-            )
-        if np.isnan(action).any():
-            raise ValueError(f"The action contains NaN: {action.tolist()}.")
+    def _raw_step(self, action: np.ndarray) -> RawStep:
+        """One env step of a checked float32 ``[action_dim]`` action, without tensordicts.
+
+        The :class:`~newt.envs.multitask.RawStep` hook that ``_step`` and
+        :class:`~newt.envs.multitask.MultiTaskEnv` both run.
+        """
+        action = action.astype(np.float64)
         if self._action_scale is not None:
             scale, offset = self._action_scale
             action = action * scale + offset
@@ -213,7 +199,40 @@ class DMControlTaskEnv(EnvBase):
                 f"The dm_control episode ended after {episode[0]} env steps, before "
                 f"max_steps={self.max_steps}: the task's time limit does not match."
             )
-        return self._observation(time_step, reward, truncated)
+        return self._raw_output(time_step, reward, truncated)
+
+    def _tensordict(self, raw: RawStep, with_reward: bool) -> TensorDictBase:
+        # One small array per step, split into views: fewer allocations than one tensor per key.
+        scalars = torch.from_numpy(
+            np.array([raw.reward, raw.score, raw.success], dtype=np.float32)
+        )
+        flags = torch.from_numpy(np.array([raw.truncated, False, raw.truncated]))
+        out = {
+            "observation": torch.from_numpy(raw.observation),
+            "score": scalars[1:2],
+            "success": scalars[2:3],
+            "done": flags[0:1],
+            "terminated": flags[1:2],
+            "truncated": flags[2:3],
+        }
+        if with_reward:
+            out["reward"] = scalars[0:1]
+        if raw.pixels is not None:
+            out["pixels"] = raw.pixels
+        return TensorDict._new_unsafe(out, batch_size=torch.Size([]), device=self.device)
+
+    def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:
+        return self._tensordict(self._raw_reset(), with_reward=False)
+
+    def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
+        action = tensordict.get("action").detach().cpu().numpy()
+        if action.shape != (self._action_dim,):
+            raise ValueError(
+                f"Expected an action of shape ({self._action_dim},), got {tuple(action.shape)}."
+            )
+        if np.isnan(action).any():
+            raise ValueError(f"The action contains NaN: {action.tolist()}.")
+        return self._tensordict(self._raw_step(action), with_reward=True)
 
     def _set_seed(self, seed: int | None) -> None:
         if seed is not None:

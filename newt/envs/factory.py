@@ -6,7 +6,8 @@ task's native widths; ``mmbench_layout=True`` adds the padded MMBench layout
 (:func:`newt.envs.transforms.mmbench_layout`).
 
 :func:`make_multitask_env` gives every task the padded layout and stacks them into one batched
-env whose sub-env ``i`` runs ``tasks[i]``, with ``task`` index ``i``.
+env (a :class:`~newt.envs.multitask.MultiTaskEnv` per process) whose sub-env ``i`` runs
+``tasks[i]``, with ``task`` index ``i``.
 
 Example:
     >>> from newt.envs import make_env
@@ -23,7 +24,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
-from torchrl.envs import BatchSizeTransform, EnvBase, ParallelEnv, SerialEnv, TransformedEnv
+from torchrl.envs import BatchSizeTransform, EnvBase, ParallelEnv, TransformedEnv
 
 from newt.envs.registry import ALL_TASKS, TaskInfo, task_info, task_set
 
@@ -186,8 +187,21 @@ def resolve_tasks(tasks: str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def _serial_group(env_fns: list) -> SerialEnv:
-    return SerialEnv(len(env_fns), env_fns)
+def _multitask_group(
+    names: Sequence[str],
+    seeds: Sequence[int | None],
+    task_indices: Sequence[int],
+    num_tasks: int,
+    task_embeddings: torch.Tensor | None,
+    device,
+    build_kwargs: dict,
+) -> EnvBase:
+    from newt.envs.multitask import MultiTaskEnv
+
+    envs = [make_env(name, seed=seed, **build_kwargs) for name, seed in zip(names, seeds)]
+    return MultiTaskEnv(
+        envs, task_indices, num_tasks, task_embeddings=task_embeddings, device=device
+    )
 
 
 def _flatten_batch(data):
@@ -208,6 +222,23 @@ class _FlattenWorkers(BatchSizeTransform):
         super().__init__(reshape_fn=_flatten_batch)
 
 
+def _check_task_indices(task_indices, num_envs: int) -> list[int]:
+    indices = list(task_indices)
+    if len(indices) != num_envs:
+        raise ValueError(
+            f"task_indices must have one entry per task ({num_envs}), got {len(indices)}."
+        )
+    for index in indices:
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"task_indices must be ints, got {type(index).__name__} {index!r}.")
+        if not 0 <= index < len(ALL_TASKS):
+            raise ValueError(
+                f"task_indices must lie in [0, {len(ALL_TASKS)}) (there are {len(ALL_TASKS)} "
+                f"MMBench tasks), got {index}."
+            )
+    return [int(i) for i in indices]
+
+
 def make_multitask_env(
     tasks: str | Sequence[str],
     obs: str = "state",
@@ -218,6 +249,7 @@ def make_multitask_env(
     *,
     task_embeddings: bool | torch.Tensor | None = None,
     mp_start_method: str | None = None,
+    task_indices: Sequence[int] | None = None,
     **kwargs,
 ) -> EnvBase:
     """Stack many MMBench tasks into one batched env with identical padded specs.
@@ -225,87 +257,112 @@ def make_multitask_env(
     Sub-env ``i`` runs ``tasks[i]`` in the MMBench layout: ``observation`` ``[N, 128]``,
     ``action`` ``[N, 16]`` (each sub-env uses its first ``action_dim`` entries; ``action_mask``
     says which), ``task`` ``[N, 1]``, ``success``, ``score`` and, with ``task_embeddings``,
-    ``task_embedding``. ``task`` is the position of ``tasks[i]`` among the distinct tasks of
-    the list in order of first appearance: ``i`` when the tasks are distinct, and ``0`` for
-    every sub-env of ``["walker-walk"] * 4``. The global index is
-    ``ALL_TASKS.index(tasks[i])``. Episodes of different lengths end independently: a sub-env whose
-    episode is done is reset on its own by TorchRL's partial reset (``step_and_maybe_reset``,
-    ``rollout``, collectors).
+    ``task_embedding``. By default ``task`` is the position of ``tasks[i]`` among the distinct
+    tasks of the list in order of first appearance: ``i`` when the tasks are distinct, and
+    ``0`` for every sub-env of ``["walker-walk"] * 4``; ``task_indices`` sets it explicitly.
+    Episodes of different lengths end independently: a sub-env whose episode is done is reset
+    on its own by TorchRL's partial reset (``step_and_maybe_reset``, ``rollout``, collectors).
+
+    The tasks of one process are stepped by one :class:`~newt.envs.multitask.MultiTaskEnv`,
+    so TorchRL's per-step work is paid once per batch, not once per task.
 
     Args:
         tasks: a task-set name (``"mmbench"``, ``"dmcontrol"``, ...), a task name, or a list.
         obs: ``"state"`` or ``"rgb"``.
         seed: sub-env ``i`` is seeded with ``seed + i``; ``None``: unseeded.
-        num_workers: 0 steps every task in this process (``SerialEnv``); ``W > 0`` runs
-            ``W`` worker processes (``ParallelEnv``), each stepping ``len(tasks) / W`` tasks
-            serially, so ``W`` must divide the number of tasks.
+        num_workers: 0 steps every task in this process; ``W > 0`` runs ``W`` worker
+            processes (``ParallelEnv``), each stepping ``len(tasks) / W`` tasks, so ``W`` must
+            divide the number of tasks. The batch is ``[len(tasks)]`` either way.
         device: device of the batched env's outputs.
         render_size: side of the ``pixels`` frames.
 
     Keyword Args:
         task_embeddings: ``True`` for the shipped MiniLM instruction embeddings, or a Tensor
-            ``[num_distinct_tasks, D]`` with rows in ``task`` order (e.g. from
-            :func:`newt.envs.load_official_task_embeddings`).
+            ``[num_task_indices, D]`` whose row ``t`` is written where ``task == t`` (e.g. from
+            :func:`newt.envs.load_official_task_embeddings`): one row per distinct task by
+            default, the run's whole table with ``task_indices``.
         mp_start_method: multiprocessing start method of the workers.
+        task_indices: the ``task`` of each sub-env, e.g. the global index of each task when a
+            distributed run gives each rank a subset of its task list. Ints in
+            ``[0, len(ALL_TASKS))``; the ``task`` spec then ranges over ``len(ALL_TASKS)``.
         **kwargs: passed to every domain builder.
+
+    Raises:
+        KeyError: unknown task. TypeError: non-int ``seed`` or ``task_indices``.
+        ValueError: bad ``obs``, ``num_workers``, ``task_indices`` or ``task_embeddings``
+            shape (the message names the allowed values).
 
     Example:
         >>> env = make_multitask_env(["cartpole-swingup", "reacher-easy"], seed=0)
         >>> td = env.rollout(3)
         >>> td["observation"].shape, td["task"][:, 0, 0].tolist()
         (torch.Size([2, 3, 128]), [0, 1])
+        >>> make_multitask_env(["walker-walk"], task_indices=[1]).reset()["task"].tolist()
+        [[1]]
     """
     names = resolve_tasks(tasks)
     _check_common(obs, seed, render_size)
     seed = None if seed is None else int(seed)
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
         raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}.")
-    distinct = tuple(dict.fromkeys(names))
-    task_index = {name: i for i, name in enumerate(distinct)}
-    if task_embeddings is True:
-        from newt.envs.language import instruction_embeddings
-
-        task_embeddings = instruction_embeddings(distinct)
-    elif isinstance(task_embeddings, torch.Tensor):
-        if task_embeddings.ndim != 2 or task_embeddings.shape[0] != len(distinct):
-            raise ValueError(
-                f"task_embeddings must have shape [{len(distinct)}, D] (one row per distinct "
-                f"task), got {tuple(task_embeddings.shape)}."
-            )
-    elif task_embeddings is False:
-        task_embeddings = None
-    elif task_embeddings is not None:
-        raise TypeError(
-            f"task_embeddings must be None, True or a Tensor, got {type(task_embeddings).__name__}."
-        )
-    env_fns = [
-        functools.partial(
-            make_env,
-            name,
-            obs=obs,
-            seed=None if seed is None else seed + i,
-            render_size=render_size,
-            mmbench_layout=True,
-            task_index=task_index[name],
-            num_tasks=len(distinct),
-            task_embedding=None if task_embeddings is None else task_embeddings[task_index[name]],
-            **kwargs,
-        )
-        for i, name in enumerate(names)
-    ]
     num_envs = len(names)
-    if num_workers == 0:
-        return SerialEnv(num_envs, env_fns, device=device)
-    if num_envs % num_workers:
+    if num_workers and num_envs % num_workers:
         divisors = [w for w in range(1, num_envs + 1) if num_envs % w == 0]
         raise ValueError(
             f"num_workers={num_workers} does not divide the {num_envs} tasks evenly; "
             f"use one of {divisors} (or 0 for no worker processes)."
         )
+    if task_indices is None:
+        distinct = tuple(dict.fromkeys(names))
+        indices = [distinct.index(name) for name in names]
+        num_tasks = len(distinct)
+        rows_text = "one row per distinct task"
+    else:
+        indices = _check_task_indices(task_indices, num_envs)
+        num_tasks = len(ALL_TASKS)
+        rows_text = "rows up to the largest task index"
+    num_rows = max(indices) + 1
+    if task_embeddings is True:
+        from newt.envs.language import instruction_embeddings
+
+        embeddings = instruction_embeddings(names)
+    elif isinstance(task_embeddings, torch.Tensor):
+        if task_embeddings.ndim != 2 or task_embeddings.shape[0] < num_rows or (
+            task_indices is None and task_embeddings.shape[0] != num_rows
+        ):
+            expected = f"[{num_rows}, D]" if task_indices is None else f"[>= {num_rows}, D]"
+            raise ValueError(
+                f"task_embeddings must have shape {expected} ({rows_text}), "
+                f"got {tuple(task_embeddings.shape)}."
+            )
+        embeddings = task_embeddings[indices]
+    elif task_embeddings is None or task_embeddings is False:
+        embeddings = None
+    else:
+        raise TypeError(
+            f"task_embeddings must be None, True or a Tensor, got {type(task_embeddings).__name__}."
+        )
+    seeds = [None if seed is None else seed + i for i in range(num_envs)]
+    build_kwargs = dict(obs=obs, render_size=render_size, **kwargs)
+    if num_workers == 0:
+        return _multitask_group(
+            names, seeds, indices, num_tasks, embeddings, device, build_kwargs
+        )
     per_worker = num_envs // num_workers
-    groups = [
-        functools.partial(_serial_group, env_fns[w * per_worker : (w + 1) * per_worker])
-        for w in range(num_workers)
-    ]
+    groups = []
+    for w in range(num_workers):
+        part = slice(w * per_worker, (w + 1) * per_worker)
+        groups.append(
+            functools.partial(
+                _multitask_group,
+                names[part],
+                seeds[part],
+                indices[part],
+                num_tasks,
+                None if embeddings is None else embeddings[part],
+                "cpu",
+                build_kwargs,
+            )
+        )
     workers = ParallelEnv(num_workers, groups, device=device, mp_start_method=mp_start_method)
     return TransformedEnv(workers, _FlattenWorkers())

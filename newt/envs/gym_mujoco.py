@@ -35,6 +35,7 @@ from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 from newt.envs.factory import OBS_MODES
+from newt.envs.multitask import RawStep
 from newt.envs.registry import TaskInfo
 
 __all__ = [
@@ -184,23 +185,28 @@ class GymTaskEnv(EnvBase):
             ).squeeze(0)
         return frame
 
-    def _output(self, obs: np.ndarray, reward: float | None, truncated: bool) -> TensorDictBase:
+    def _raw_output(self, obs: np.ndarray, reward: float, truncated: bool) -> RawStep:
+        pixels = self._render() if self.pixels else None
+        obs = np.asarray(obs, dtype=np.float32)
+        return RawStep(obs, reward, 0.0, self._score(), truncated, pixels)
+
+    def _tensordict(self, raw: RawStep, with_reward: bool) -> TensorDictBase:
         # Tensors from slices of two small numpy arrays: about 2x cheaper per step than
         # torch.tensor() per entry or slicing a tensor.
-        scalars = np.array([0.0 if reward is None else reward, 0.0, self._score()], dtype=np.float32)
-        flags = np.array([truncated, False, truncated])
+        scalars = np.array([raw.reward, raw.success, raw.score], dtype=np.float32)
+        flags = np.array([raw.truncated, False, raw.truncated])
         out = {
-            "observation": torch.from_numpy(np.asarray(obs, dtype=np.float32)),
+            "observation": torch.from_numpy(raw.observation),
             "success": torch.from_numpy(scalars[1:2]),
             "score": torch.from_numpy(scalars[2:3]),
             "done": torch.from_numpy(flags[0:1]),
             "terminated": torch.from_numpy(flags[1:2]),
             "truncated": torch.from_numpy(flags[2:3]),
         }
-        if reward is not None:
+        if with_reward:
             out["reward"] = torch.from_numpy(scalars[0:1])
-        if self.pixels:
-            out["pixels"] = self._render()
+        if raw.pixels is not None:
+            out["pixels"] = raw.pixels
         if self.device.type != "cpu":
             return TensorDict(out, batch_size=self.batch_size, device=self.device)
         # Fresh CPU tensors of the declared shapes: skip validation, as TorchRL's GymLikeEnv does.
@@ -209,18 +215,21 @@ class GymTaskEnv(EnvBase):
     def _score(self) -> float:
         return normalized_score(self._episode.ret, *self.score_range)
 
-    def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:
+    def _raw_reset(self) -> RawStep:
+        """Reset the episode; the :class:`~newt.envs.multitask.RawStep` hook."""
         episode = self._episode
         obs, _ = self.env.reset(seed=episode.reset_seed)
         episode.reset_seed = None
         episode.steps = 0
         episode.ret = 0.0
-        return self._output(obs, None, False)
+        return self._raw_output(obs, 0.0, False)
 
-    def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
-        action = tensordict.get("action").detach().cpu().numpy()
-        if not np.isfinite(action).all():
-            raise ValueError(f"Action must be finite, got {action}.")
+    def _raw_step(self, action: np.ndarray) -> RawStep:
+        """One agent step of a checked float32 ``[action_dim]`` action, without tensordicts.
+
+        The :class:`~newt.envs.multitask.RawStep` hook that ``_step`` and
+        :class:`~newt.envs.multitask.MultiTaskEnv` both run.
+        """
         if self.clip_action:
             action = np.clip(action, -1.0, 1.0)
         if self.action_scale is not None:
@@ -232,7 +241,16 @@ class GymTaskEnv(EnvBase):
         episode = self._episode
         episode.steps += 1
         episode.ret += reward
-        return self._output(obs, reward, episode.steps >= self.episode_length)
+        return self._raw_output(obs, reward, episode.steps >= self.episode_length)
+
+    def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:
+        return self._tensordict(self._raw_reset(), with_reward=False)
+
+    def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
+        action = tensordict.get("action").detach().cpu().numpy()
+        if not np.isfinite(action).all():
+            raise ValueError(f"Action must be finite, got {action}.")
+        return self._tensordict(self._raw_step(action), with_reward=True)
 
     def _set_seed(self, seed: int | None) -> None:
         # gymnasium seeds through ``reset(seed=...)``: the next reset starts from this seed.

@@ -312,8 +312,9 @@ class MMBenchLayoutEnv(EnvBase):
     wrapped env's ``_step`` / ``_reset``, skipping ``TransformedEnv``'s generic machinery
     (input cloning per transform, ``Compose`` dispatch, a second done completion), which
     costs about as much as a DMControl physics step. :func:`newt.envs.make_env` with
-    ``mmbench_layout=True`` and :func:`newt.envs.make_multitask_env` use it; the outputs equal
-    those of the ``TransformedEnv`` (tested).
+    ``mmbench_layout=True`` uses it (the multitask env pads many tasks at once in
+    :class:`~newt.envs.MultiTaskEnv`); the outputs equal those of the ``TransformedEnv``
+    (tested).
 
     Args:
         env: a native single-task env (its ``observation`` and ``action`` at their true widths).
