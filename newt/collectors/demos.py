@@ -164,7 +164,7 @@ def load_official_demos(
 
     Returns:
         A TensorDict ``[N]`` of transitions (see :func:`episodes_to_transitions`) with an int64
-        ``task`` entry and ``episode`` ids unique across tasks (renumbered from 0).
+        ``task`` entry ``[N, 1]`` (the layout MMBench envs write) and ``episode`` ids unique across tasks (renumbered from 0).
 
     Raises:
         FileNotFoundError: a task's file is missing (``missing="error"``) or none was found.
@@ -200,7 +200,7 @@ def load_official_demos(
             td_episode = td_episode[td_episode < limit]
         num_episodes = int(td_episode.max()) + 1 if td.numel() else 0
         td.set("episode", td_episode + next_episode)
-        td.set("task", torch.full((td.numel(),), task_index, dtype=torch.int64))
+        td.set("task", torch.full((td.numel(), 1), task_index, dtype=torch.int64))
         next_episode += num_episodes
         parts.append(td)
         summary.append(f"{task}: {num_episodes} episodes, {td.numel()} transitions")
@@ -272,7 +272,7 @@ def load_demos(
         if limit is not None:
             td, episode = td[episode < limit], episode[episode < limit]
         td.set("episode", episode + next_episode)
-        td.set("task", torch.full((td.numel(),), task_index, dtype=torch.int64))
+        td.set("task", torch.full((td.numel(), 1), task_index, dtype=torch.int64))
         next_episode += int(episode.max()) + 1 if td.numel() else 0
         parts.append(td)
     return torch.cat(parts, 0)

@@ -42,7 +42,8 @@ def test_official_demos_become_transitions(tmp_path):
     for key in ("observation", "action", ("next", "reward"), ("next", "observation")):
         assert not torch.isnan(td[key]).any()
     assert td["observation"].shape == (35, 128) and td["action"].shape == (35, 16)
-    assert td["task"].tolist() == [0] * 20 + [1] * 15
+    assert td["task"].shape == (35, 1)
+    assert td["task"].squeeze(-1).tolist() == [0] * 20 + [1] * 15
     assert td["episode"].unique().tolist() == [0, 1, 2, 3, 4]
     # Transition t of episode 0: obs row t, action/reward of row t + 1.
     torch.testing.assert_close(td["observation"][:10], a["obs"][:10])
@@ -110,7 +111,7 @@ def test_own_format_round_trip_with_narrow_actions(tmp_path):
     td = load_demos(tmp_path, ["walker-walk", "pendulum-swingup"])
     assert td.numel() == 18
     assert td["episode"].unique().tolist() == [0, 1, 2]
-    assert td["task"].tolist() == [0] * 6 + [1] * 12
+    assert td["task"].squeeze(-1).tolist() == [0] * 6 + [1] * 12
     torch.testing.assert_close(td["action"][6:, :1], native["action"])
     assert (td["action"][:, 1:] == 0).all()
     assert td["observation"].shape == (18, 128)
