@@ -49,7 +49,8 @@ def main(cfg: DictConfig) -> None:
     if main_rank:
         (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
         OmegaConf.save(cfg, run_dir / "config.yaml")
-    torch.manual_seed(cfg.seed + rank)
+    # Every rank builds the same initial model; the rest of the randomness differs per rank.
+    torch.manual_seed(cfg.seed)
 
     tasks, env_tasks, env_task_indices = utils.train_tasks(cfg, rank, world_size)
     resume = cfg.checkpoint is not None and utils.is_recipe_checkpoint(cfg.checkpoint)
@@ -60,6 +61,7 @@ def main(cfg: DictConfig) -> None:
         cfg, tasks, warmup=warmup, official_checkpoint=cfg.checkpoint is not None and not resume,
         world_size=world_size,
     )
+    torch.manual_seed(cfg.seed + rank)
     if main_rank:
         print(model)
     demos = utils.load_demonstrations(cfg, tasks, env_task_indices) if use_demos else None
@@ -205,6 +207,7 @@ def main(cfg: DictConfig) -> None:
     collector.shutdown()
     env.close()
     if world_size > 1:
+        utils.check_replicas_equal(loss)
         torch.distributed.destroy_process_group()
     if main_rank:
         print(f"Done: {state.step:,} env steps, {state.updates:,} updates. Run folder: {run_dir}")

@@ -444,6 +444,18 @@ def average_gradients(params) -> None:
     average_across_ranks([p.grad for p in params])
 
 
+def check_replicas_equal(module: torch.nn.Module) -> None:
+    """Raise if the ranks' copies of ``module`` (parameters and buffers) have drifted apart."""
+    import torch.distributed as dist
+
+    local = torch.stack([t.detach().double().sum() for t in module.state_dict().values()
+                         if torch.is_tensor(t) and t.is_floating_point()])
+    gathered = [torch.empty_like(local) for _ in range(dist.get_world_size())]
+    dist.all_gather(gathered, local)
+    if any(not torch.allclose(g, gathered[0], rtol=1e-6, atol=1e-6) for g in gathered):
+        raise RuntimeError("model replicas differ across ranks after training")
+
+
 def gather_eval(per_task: dict, world_size: int) -> dict:
     """Merge every rank's per-task episode lists."""
     if world_size == 1:
