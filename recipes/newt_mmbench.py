@@ -164,6 +164,12 @@ def main(cfg: DictConfig) -> None:
                     f"eval @ {state.step:,} steps: score {results['score']:.3f}, "
                     f"return {results['return']:.1f}, success {results['success']:.3f}"
                 )
+                if cfg.save_video:
+                    video = utils.record_video(
+                        cfg, env_tasks[0], env_task_indices[0], len(tasks), planner,
+                        run_dir / "videos" / f"{env_tasks[0]}_{state.step}.gif",
+                    )
+                    bar.write(f"video: {video}")
             if state.step >= state.next_save or state.step >= cfg.steps:
                 state.next_save += cfg.save_freq
                 checkpoint(f"step_{state.step}")

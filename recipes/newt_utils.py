@@ -400,6 +400,29 @@ def summarize(per_task: dict[str, dict[str, list[float]]], order: list[str]) -> 
     return results
 
 
+def record_video(cfg: DictConfig, task: str, task_index: int, num_tasks: int, policy, path: Path) -> Path:
+    """One deterministic episode of ``task`` rendered to a GIF at ``path``."""
+    import imageio.v2 as imageio
+    from torchrl.envs.utils import ExplorationType, set_exploration_type
+
+    from newt.envs import make_env
+
+    env = TransformedEnv(
+        make_env(task, obs="rgb", seed=cfg.seed, render_size=cfg.render_size, mmbench_layout=True,
+                 task_index=task_index, num_tasks=num_tasks),
+        InitTracker(),
+    )
+    # The video draws no numbers from the run's RNG streams, so runs with and without videos
+    # (and resumed runs) follow the same trajectory.
+    with torch.random.fork_rng(), torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
+        rollout = env.rollout(task_info(task).episode_length, policy)
+    env.close()
+    frames = rollout.get(("next", "pixels")).permute(0, 2, 3, 1).cpu().numpy()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    imageio.mimsave(path, list(frames), duration=1 / 30, loop=0)
+    return path
+
+
 # ====================================================================
 # Distributed
 # --------------------------------------------------------------------

@@ -81,8 +81,10 @@ def test_pretrain_train_eval_save_and_exact_resume(tmp_path):
     _official_demos(data)
     common = [f"data_dir={data}", "demo_steps=4", "steps=300", "save_buffer=true"]
     full = tmp_path / "full"
-    out = _run(*common, f"run_dir={full}")
+    out = _run(*common, f"run_dir={full}", "save_video=true", "render_size=64")
     assert "eval @ 300 steps" in out
+    videos = sorted(p.name for p in (full / "videos").iterdir())
+    assert videos == [f"mujoco-reacher_{step}.gif" for step in (0, 100, 200, 300)]
     assert _eval_steps(full) == [0, 100, 200, 300]
     for name in ("config.yaml", "eval.csv", "train.csv", "learning_curve.png"):
         assert (full / name).is_file(), name
