@@ -18,8 +18,8 @@ Usage::
     NEWT_OFFICIAL_PATH=/tmp/official/tdmpc2 python benchmarks/planner.py --envs 1 32
 
 Without ``NEWT_OFFICIAL_PATH`` the official column is left out. The planners are called in
-turn, ``--repeats`` rounds after ``--warmup`` rounds, and each one's best call is reported; on
-a shared machine the figures are noisy.
+turn, ``--repeats`` rounds after ``--warmup`` rounds, and each one's median CPU time per call is
+reported; on a shared machine the figures are still noisy.
 """
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ import contextlib
 import copy
 import io
 import os
+import statistics
 import sys
 import time
 
@@ -199,8 +200,9 @@ def torchrl_planner(model: NewtWorldModel, gamma: float = 0.99) -> TensorDictSeq
         return model.Q(z, action, task, return_type="avg")
 
     value_network = TensorDictModule(state_value, in_keys=["latent", "task"], out_keys=["state_value"])
-    # deactivate_vmap: the world model validates task indices, which vmap cannot trace.
-    advantage = TDLambdaEstimator(gamma=gamma, lmbda=1.0, value_network=value_network, deactivate_vmap=True)
+    advantage = TDLambdaEstimator(gamma=gamma, lmbda=1.0, value_network=value_network)
+    # The estimator vmaps the value network, which samples (policy noise, the two Q heads).
+    advantage.set_vmap_randomness("different")
     planner = TorchRLMPPIPlanner(
         _LatentEnv(model), advantage, temperature=0.5, planning_horizon=3, optim_steps=6,
         num_candidates=512, top_k=64,
@@ -211,10 +213,11 @@ def torchrl_planner(model: NewtWorldModel, gamma: float = 0.99) -> TensorDictSeq
 
 # ------------------------------------------------------------------ timing
 def interleaved_times(candidates: dict, repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Best wall time of each callable over ``repeats`` rounds, one call of each per round.
+    """Median CPU time of each callable over ``repeats`` rounds, one call of each per round.
 
-    Interleaving exposes every candidate to the same background load, and the minimum is the
-    least disturbed call: both matter on a shared machine.
+    Interleaving exposes every candidate to the same background load; CPU time (this process,
+    all threads) counts only the work done, not the time spent waiting for a core another job
+    holds, and the median discards the rounds disturbed the most.
     """
     for _ in range(warmup):
         for fn in candidates.values():
@@ -222,10 +225,10 @@ def interleaved_times(candidates: dict, repeats: int, warmup: int = 1) -> dict[s
     times = {name: [] for name in candidates}
     for _ in range(repeats):
         for name, fn in candidates.items():
-            start = time.perf_counter()
+            start = time.process_time()
             fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(values) for name, values in times.items()}
+            times[name].append(time.process_time() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
@@ -242,7 +245,7 @@ def main() -> None:
     model = make_world_model(args.size)
     discounts = benchmark_discounts()
     print(f"model size {args.size}, {args.threads} thread(s), seconds per env step "
-          f"(best of {args.repeats} interleaved calls)")
+          f"(median CPU time of {args.repeats} interleaved calls)")
     print(f"{'envs':>5} {'newt':>9} {'official':>9} {'torchrl':>9} {'newt/official':>14} {'torchrl/newt':>13}")
     for num_envs in args.envs:
         gen = torch.Generator().manual_seed(num_envs)

@@ -12,7 +12,7 @@ Usage::
     NEWT_OFFICIAL_PATH=/tmp/official/tdmpc2 python benchmarks/update.py --batch 256
 
 The two updates are run in turn, ``--repeats`` rounds after a warm-up round, and each one's
-best time is reported; on a shared machine the figures are noisy.
+median CPU time is reported; on a shared machine the figures are still noisy.
 """
 from __future__ import annotations
 
@@ -96,7 +96,7 @@ def main() -> None:
 
     mode = "pretraining" if args.pretraining else "online"
     print(f"model size {args.size}, batch {args.batch}, {mode}, {args.threads} thread(s), "
-          f"seconds per update (best of {args.repeats} interleaved updates)")
+          f"seconds per update (median CPU time of {args.repeats} interleaved updates)")
     print(f"{'newt':>9} {'official':>9} {'newt/official':>14}")
     print(f"{newt:>9.4f} {official:>9.4f} {newt / official:>14.2f}")
 

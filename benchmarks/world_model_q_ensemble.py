@@ -1,5 +1,6 @@
 """Q-ensemble evaluation: NewtWorldModel (stacked params + torch.vmap, 2 drawn heads only) vs the
-official pattern (a Python loop over all heads, stack, then pick 2).
+official pattern (a Python loop over all heads with the task embedding concatenated to every
+row and ``torch.nn.Mish``, stack, then pick 2).
 
 Run: ``python benchmarks/world_model_q_ensemble.py [--size B] [--batch 512] [--threads 1]``.
 Prints milliseconds per call and the ratio (official / ours; > 1 means ours is faster). CPU
@@ -10,8 +11,10 @@ import argparse
 import time
 
 import torch
+from torch import nn
 
 from newt.modules import NewtWorldModel, mlp
+from newt.modules.layers import Mish
 
 
 def time_ms(fn, repeats: int) -> float:
@@ -41,6 +44,9 @@ def main() -> None:
     heads = []
     for k in range(model.num_q):
         head = mlp(in_features, 2 * [model.mlp_dim], model.num_bins)
+        for index, layer in enumerate(head):
+            if isinstance(layer, Mish):
+                head[index] = nn.Mish()
         model.q_params[k].data.to_module(head)
         heads.append(head)
 

@@ -25,8 +25,11 @@ dims of the input (``task [E]`` with ``z [E, N, latent]``, ``task [1, B]`` or ``
 ``z [T, B, latent]``); a trailing dim of size 1 (``task [B, 1]``, as TorchRL envs store it) is
 accepted too.
 
-Inputs are concatenated as in the official code: encoder ``[obs ; e (; feature)]``, dynamics /
-reward / Q ``[z ; e ; a]``, policy ``[z ; e]``, where ``e`` is the task's frozen embedding.
+Inputs are laid out as in the official code: encoder ``[obs ; e (; feature)]``, dynamics /
+reward / Q ``[z ; e ; a]``, policy ``[z ; e]``, where ``e`` is the task's frozen embedding. The
+first layers keep that layout's parameters, but ``e`` is not concatenated to every row: its
+product with the first layer's weights is computed once per task and added
+(:func:`newt.modules.layers.mlp_forward`).
 
 TensorDict modules (each built once and cached; they share the model's parameters):
 
@@ -65,7 +68,15 @@ from newt.modules.checkpoint import (
     official_log_std_bounds,
     shape_mismatches,
 )
-from newt.modules.layers import QEnsemble, SimNorm, init_weights, mlp, zero_last_layer
+from newt.modules.layers import (
+    QEnsemble,
+    SharedInput,
+    SimNorm,
+    init_weights,
+    mlp,
+    mlp_forward,
+    zero_last_layer,
+)
 from newt.modules.two_hot import TwoHot
 
 __all__ = ["NewtWorldModel", "MODEL_SIZES"]
@@ -301,8 +312,14 @@ class NewtWorldModel(nn.Module):
                 f"task of shape {tuple(task.shape)} has more dims than the input's batch "
                 f"({batch_ndim} dims)."
             )
-        # Range check only where it costs no device synchronisation.
-        if task.device.type == "cpu" and task.numel():
+        # Range check only where it costs no device synchronisation, and not on values that
+        # torch.vmap or torch.compile trace (a data-dependent branch breaks both).
+        if (
+            task.device.type == "cpu"
+            and task.numel()
+            and not torch._C._functorch.is_batchedtensor(task)
+            and not torch.compiler.is_compiling()
+        ):
             low, high = torch.aminmax(task)
             if low < 0 or high >= self.num_tasks:
                 bad = task[(task < 0) | (task >= self.num_tasks)].unique().tolist()
@@ -312,22 +329,29 @@ class NewtWorldModel(nn.Module):
         return task
 
     @staticmethod
-    def _align(rows: torch.Tensor, task: torch.Tensor, batch_shape: torch.Size) -> torch.Tensor:
-        """View per-task rows ``[*task.shape, W]`` so they broadcast against ``[*batch_shape, W]``."""
+    def _check_lines_up(task: torch.Tensor, batch_shape: torch.Size) -> None:
         for dim, size in enumerate(task.shape):
             if size != 1 and size != batch_shape[dim]:
                 raise ValueError(
                     f"task of shape {tuple(task.shape)} does not line up with the leading dims of "
                     f"the input batch shape {tuple(batch_shape)}."
                 )
+
+    @classmethod
+    def _align(cls, rows: torch.Tensor, task: torch.Tensor, batch_shape: torch.Size) -> torch.Tensor:
+        """View per-task rows ``[*task.shape, W]`` so they broadcast against ``[*batch_shape, W]``."""
+        cls._check_lines_up(task, batch_shape)
         return rows.view(*task.shape, *([1] * (len(batch_shape) - task.ndim)), rows.shape[-1])
 
-    def _with_task(self, x: torch.Tensor, task: torch.Tensor | None) -> torch.Tensor:
-        """``[x ; e(task)]`` for a validated ``task`` (``x`` itself for a single-task model)."""
+    def _task_input(
+        self, task: torch.Tensor | None, x: torch.Tensor, offset: int
+    ) -> SharedInput | None:
+        """The embedding of a validated ``task`` as input columns ``offset:`` of a network fed
+        ``x`` (None for a single-task model)."""
         if task is None:
-            return x
-        emb = self._align(self.task_embeddings[task], task, x.shape[:-1])
-        return torch.cat([x, emb.expand(*x.shape[:-1], self.task_dim)], dim=-1)
+            return None
+        self._check_lines_up(task, x.shape[:-1])
+        return SharedInput(self.task_embeddings, task, offset)
 
     def _mask_for(self, task: torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
         """Action mask of a validated ``task``, broadcastable against ``x [..., action_dim]``."""
@@ -357,7 +381,8 @@ class NewtWorldModel(nn.Module):
             raise ValueError(
                 f"observation must have a trailing dim of {self.obs_dim}, got shape {tuple(obs.shape)}."
             )
-        x = self._with_task(obs, self._task_index(task, obs.ndim - 1))
+        task = self._task_index(task, obs.ndim - 1)
+        x = obs
         if self.feature_dim:
             if feature is None or feature.shape[-1:] != (self.feature_dim,):
                 got = None if feature is None else tuple(feature.shape)
@@ -368,17 +393,19 @@ class NewtWorldModel(nn.Module):
             x = torch.cat([x, feature], dim=-1)
         elif feature is not None:
             raise ValueError("this model was built with feature_dim=0: pass feature=None.")
-        return self._encoder(x)
+        return mlp_forward(self._encoder, x, self._task_input(task, x, self.obs_dim))
 
     def next(self, z: torch.Tensor, a: torch.Tensor, task) -> torch.Tensor:
         """Next latent state ``[..., latent_dim]`` after action ``a``."""
         task = self._task_index(task, z.ndim - 1)
-        return self._dynamics(torch.cat([self._with_task(z, task), a], dim=-1))
+        x = torch.cat([z, a], dim=-1)
+        return mlp_forward(self._dynamics, x, self._task_input(task, x, self.latent_dim))
 
     def reward(self, z: torch.Tensor, a: torch.Tensor, task) -> torch.Tensor:
         """Reward logits ``[..., num_bins]`` (decode with ``model.two_hot.decode``)."""
         task = self._task_index(task, z.ndim - 1)
-        return self._reward(torch.cat([self._with_task(z, task), a], dim=-1))
+        x = torch.cat([z, a], dim=-1)
+        return mlp_forward(self._reward, x, self._task_input(task, x, self.latent_dim))
 
     def pi(self, z: torch.Tensor, task) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Sample an action ``[..., action_dim]`` from the tanh-Gaussian policy prior.
@@ -393,7 +420,8 @@ class NewtWorldModel(nn.Module):
             action dim (≈ ``-n_valid * log p_gaussian``).
         """
         task = self._task_index(task, z.ndim - 1)
-        mean, raw_log_std = self._pi(self._with_task(z, task)).chunk(2, dim=-1)
+        out = mlp_forward(self._pi, z, self._task_input(task, z, self.latent_dim))
+        mean, raw_log_std = out.chunk(2, dim=-1)
         log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (
             torch.tanh(raw_log_std) + 1
         )
@@ -440,14 +468,15 @@ class NewtWorldModel(nn.Module):
                 f"Unknown return_type {return_type!r}; allowed: {list(_RETURN_TYPES)}."
             )
         task = self._task_index(task, z.ndim - 1)
-        x = torch.cat([self._with_task(z, task), a], dim=-1)
+        x = torch.cat([z, a], dim=-1)
+        shared = self._task_input(task, x, self.latent_dim)
         params = self._Qs.target_params if target else self._Qs.params
         if detach:
             params = params.detach()
         if return_type == "all":
-            return self._Qs(x, params)
+            return self._Qs(x, params, shared)
         heads = torch.randperm(self.num_q, device=x.device)[:2]
-        values = self.two_hot.decode(self._Qs(x, params[heads]))
+        values = self.two_hot.decode(self._Qs(x, params[heads], shared))
         if return_type == "min":
             return values.min(0).values
         return values.mean(0)

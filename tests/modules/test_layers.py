@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from newt.modules import QEnsemble, SimNorm, TwoHot, init_weights, mlp, zero_last_layer
+from newt.modules.layers import Mish, SharedInput, mlp_forward
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -39,7 +40,7 @@ def test_simnorm_rejects_bad_group_size():
 def test_mlp_layout_plain_and_simnorm_head():
     plain = mlp(10, [32, 32], 7)
     kinds = [type(m) for m in plain]
-    assert kinds == [nn.Linear, nn.LayerNorm, nn.Mish, nn.Linear, nn.LayerNorm, nn.Mish, nn.Linear]
+    assert kinds == [nn.Linear, nn.LayerNorm, Mish, nn.Linear, nn.LayerNorm, Mish, nn.Linear]
     assert not any(isinstance(m, nn.Dropout) for m in plain.modules())
     headed = mlp(10, [32], 16, last_activation=SimNorm(8))
     assert [type(m) for m in headed][1:] == [nn.LayerNorm, SimNorm]
@@ -61,6 +62,111 @@ def test_init_weights_and_zero_last_layer():
     zero_last_layer(net)
     assert (linears[-1].weight == 0).all()
     assert (net(torch.randn(3, 256)) == 0).all()
+
+
+# ----------------------------------------------------------------------------- Mish
+def test_mish_matches_torch_values_and_gradients():
+    x = torch.cat(
+        [
+            torch.tensor([-1e4, -200.0, -100.0, -88.0, -30.0, -1e-3, 0.0, 1e-3, 19.9, 20.0, 20.1, 1e4]),
+            torch.linspace(-15, 15, 301),
+        ]
+    ).requires_grad_()
+    x_ref = x.detach().double().requires_grad_()
+    out = Mish()(x)
+    ref = nn.functional.mish(x_ref)
+    torch.testing.assert_close(out.double(), ref.detach(), rtol=1e-6, atol=1e-7)
+    (grad,) = torch.autograd.grad(out.sum(), x)
+    (grad_ref,) = torch.autograd.grad(ref.sum(), x_ref)
+    torch.testing.assert_close(grad.double(), grad_ref, rtol=1e-5, atol=1e-6)
+    assert torch.isfinite(out).all() and torch.isfinite(grad).all()
+    assert out[11] == 1e4 and grad[11] == 1.0  # identity far right
+    assert out[0] == 0 and grad[0] == 0  # zero far left
+    x64 = (torch.randn(40, dtype=torch.float64) * 5).requires_grad_()
+    assert torch.autograd.gradcheck(Mish(), (x64,))
+
+
+def test_mish_large_and_non_contiguous_inputs():
+    """Inputs spanning several blocks of the blockwise kernels, and a transposed view."""
+    torch.manual_seed(0)
+    x = (torch.randn(700, 1000) * 8).t().requires_grad_()  # 700k elements, not contiguous
+    out = Mish()(x)
+    torch.testing.assert_close(out, nn.functional.mish(x.detach()), rtol=1e-5, atol=1e-6)
+    grad_out = torch.randn(700, 1000).t()
+    (grad,) = torch.autograd.grad(out, x, grad_out)
+    x_ref = x.detach().clone().requires_grad_()
+    (grad_ref,) = torch.autograd.grad(nn.functional.mish(x_ref), x_ref, grad_out)
+    torch.testing.assert_close(grad, grad_ref, rtol=1e-5, atol=1e-6)
+
+
+def test_mish_under_vmap_matches_loop():
+    torch.manual_seed(0)
+    weights = torch.randn(3, 6, 5, requires_grad=True)
+    x = torch.randn(4, 6)
+    torch.vmap(lambda w: Mish()(x @ w))(weights).square().sum().backward()
+    loop_weights = weights.detach().clone().requires_grad_()
+    torch.stack([nn.functional.mish(x @ w) for w in loop_weights]).square().sum().backward()
+    torch.testing.assert_close(weights.grad, loop_weights.grad)
+
+
+# ----------------------------------------------------------------------------- shared input
+def _randomise_net(net: nn.Module) -> None:
+    with torch.no_grad():
+        for param in net.parameters():
+            param.normal_(0, 0.3)
+
+
+def _full_input(x, shared: SharedInput):
+    rows = shared.table[shared.index]
+    rows = rows.view(*shared.index.shape, *[1] * (x.ndim - 1 - shared.index.ndim), rows.shape[-1])
+    rows = rows.expand(*x.shape[:-1], rows.shape[-1])
+    return torch.cat([x[..., : shared.offset], rows, x[..., shared.offset :]], -1)
+
+
+@pytest.mark.parametrize(
+    "index, x_shape, offset",
+    [
+        (torch.tensor([4, 0]), (2, 7, 9), 5),  # one row per env, broadcast over samples
+        (torch.tensor([[1, 1, 3], [0, 2, 3]]), (2, 3, 9), 9),  # more indices than table rows
+        (torch.tensor([2]), (1, 9), 0),  # shared columns first
+    ],
+)
+def test_mlp_forward_shared_input_matches_concatenation(index, x_shape, offset):
+    torch.manual_seed(0)
+    table = torch.randn(5, 6)
+    net = mlp(15, [16, 16], 8, last_activation=SimNorm(4))
+    _randomise_net(net)
+    x = torch.randn(x_shape, requires_grad=True)
+    shared = SharedInput(table, index, offset)
+    out = mlp_forward(net, x, shared)
+    ref = net(_full_input(x, shared))
+    torch.testing.assert_close(out, ref)
+    grads = torch.autograd.grad(out.square().sum(), [x, *net.parameters()])
+    grads_ref = torch.autograd.grad(ref.square().sum(), [x, *net.parameters()])
+    for grad, grad_ref in zip(grads, grads_ref):
+        torch.testing.assert_close(grad, grad_ref)
+    torch.testing.assert_close(mlp_forward(net, _full_input(x, shared)), ref)  # no shared input
+
+
+def test_qensemble_shared_input_matches_concatenation():
+    torch.manual_seed(0)
+    ensemble = QEnsemble(12, [16, 16], 7, num_q=3)
+    _randomise(ensemble)
+    shared = SharedInput(torch.randn(4, 5), torch.tensor([3, 1]), 4)
+    x = torch.randn(2, 6, 7)
+    out = ensemble(x, shared=shared)
+    ref = ensemble(_full_input(x, shared))
+    torch.testing.assert_close(out, ref)
+    grads = torch.autograd.grad(out.square().sum(), list(ensemble.parameters()))
+    grads_ref = torch.autograd.grad(ref.square().sum(), list(ensemble.parameters()))
+    for grad, grad_ref in zip(grads, grads_ref):
+        torch.testing.assert_close(grad, grad_ref)
+
+
+def test_mlp_forward_needs_a_linear_first_layer():
+    net = nn.Sequential(nn.LayerNorm(4), nn.Linear(4, 2))
+    with pytest.raises(TypeError, match="first layer must be an nn.Linear"):
+        mlp_forward(net, torch.randn(3, 2), SharedInput(torch.randn(2, 2), torch.tensor([0]), 0))
 
 
 # ----------------------------------------------------------------------------- QEnsemble

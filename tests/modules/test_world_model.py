@@ -293,9 +293,9 @@ def test_q_evaluates_only_two_heads(monkeypatch):
     sizes = []
     forward = type(ensemble).forward
 
-    def spy(self, x, params=None):
+    def spy(self, x, params=None, shared=None):
         sizes.append((params if params is not None else self.params).batch_size[0])
-        return forward(self, x, params)
+        return forward(self, x, params, shared)
 
     monkeypatch.setattr(type(ensemble), "forward", spy)
     task = torch.tensor([0])
@@ -501,6 +501,19 @@ def test_clear_errors_on_bad_input():
         model.Q(z, torch.zeros(2, ACT), task, return_type="max")
     with pytest.raises(ValueError, match="single-task model"):
         single_task_model().encode(torch.randn(2, OBS), task)
+
+
+def test_vmap_over_task_indices():
+    """The task range check is skipped for values torch.vmap traces (TorchRL value estimators)."""
+    model = multitask_model()
+    randomise(model)
+    task = torch.tensor([2, 0, 1])
+    z = model.encode(torch.randn(3, OBS), task)
+    a = torch.randn(3, ACT)
+    vmapped = torch.vmap(model.reward)(z, a, task)
+    torch.testing.assert_close(vmapped, model.reward(z, a, task))
+    vmapped_next = torch.vmap(model.next, in_dims=(0, 0, 0))(z, a, task)
+    torch.testing.assert_close(vmapped_next, model.next(z, a, task))
 
 
 def test_clear_errors_on_bad_construction():
