@@ -155,3 +155,20 @@ def test_two_ranks_on_cpu(tmp_path):
     assert _eval_steps(run_dir) == [0, 100, 200]
     state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["state"]
     assert state["step"] == 200 and state["updates"] == 10
+
+
+def test_generate_demos_from_a_run_then_pretrain_on_them(tmp_path):
+    run_dir = tmp_path / "run"
+    _run("steps=100", f"run_dir={run_dir}")
+    demos = tmp_path / "demos"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "recipes" / "generate_demos.py"), str(run_dir / "checkpoints" / "latest.pt"),
+         "--task", "mujoco-reacher", "--num-demos", "2", "--out", str(demos),
+         "--num-samples", "16", "--num-elites", "4", "--num-pi-trajs", "2", "--iterations", "1"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "saved 2 episodes (100 transitions)" in proc.stdout
+    out = _run(f"data_dir={demos}", "demo_format=newt", "demo_steps=3", "steps=100",
+               f"run_dir={tmp_path / 'from_demos'}")
+    assert "Done: 100 env steps" in out

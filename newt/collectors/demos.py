@@ -28,7 +28,14 @@ from torchrl._utils import logger as torchrl_logger
 
 from newt.envs.registry import MAX_ACTION_DIM, MAX_OBS_DIM
 
-__all__ = ["episodes_to_transitions", "load_demos", "load_official_demos", "save_demos"]
+__all__ = [
+    "accept_demonstrations",
+    "episodes_to_transitions",
+    "generate_demos",
+    "load_demos",
+    "load_official_demos",
+    "save_demos",
+]
 
 _FORMAT = "newt-demos-v1"
 
@@ -276,3 +283,86 @@ def load_demos(
         next_episode += int(episode.max()) + 1 if td.numel() else 0
         parts.append(td)
     return torch.cat(parts, 0)
+
+
+#: Tasks whose demonstrations must also end in success (official generator): Meta-World,
+#: RoboDesk and ManiSkill, except the ManiSkill locomotion and cartpole tasks.
+def _needs_success(task: str) -> bool:
+    if task.startswith(("ms-cartpole", "ms-hopper", "ms-ant")):
+        return False
+    return task.startswith(("mw-", "rd-", "ms-"))
+
+
+def accept_demonstrations(returns: torch.Tensor, success: torch.Tensor, task: str) -> torch.Tensor:
+    """Which of a round of episodes the official demo generator keeps.
+
+    The return threshold is ``0.75 * median`` when the median return is positive and
+    ``1.25 * median`` otherwise; an episode is kept when its return is above it and, for
+    Meta-World, RoboDesk and ManiSkill manipulation tasks, when it ends in success.
+
+    Examples:
+        >>> import torch
+        >>> accept_demonstrations(torch.tensor([10., 8., 7., 2.]), torch.zeros(4), "walker-walk").tolist()
+        [True, True, True, False]
+        >>> accept_demonstrations(torch.tensor([10., 8., 7., 2.]), torch.tensor([1., 0., 1., 1.]), "mw-reach").tolist()
+        [True, False, True, False]
+    """
+    median = returns.median()
+    threshold = median * (0.75 if median > 0 else 1.25)
+    keep = returns > threshold
+    if _needs_success(task):
+        keep &= success == 1
+    return keep
+
+
+def generate_demos(env, policy, task: str, num_demos: int, *, max_rounds: int = 10, progress: bool = True) -> TensorDict:
+    """Roll out ``policy`` on a batched env of one task and keep ``num_demos`` good episodes.
+
+    Every round runs one episode in each copy of ``env`` (deterministic actions), applies
+    :func:`accept_demonstrations`, and keeps the accepted episodes until ``num_demos`` are
+    collected (the official generator stops after one round; here up to ``max_rounds``).
+
+    Args:
+        env: a batched TorchRL env ``[N]`` of one task (e.g. ``make_multitask_env([task] * N)``
+            plus ``InitTracker`` for a planner).
+        policy: any TorchRL policy (``MPPIPlanner``, an actor, ...).
+        task: the task's name (for the acceptance rule).
+        num_demos: episodes to keep.
+
+    Returns:
+        Transitions ``[num_demos * L]`` with ``episode`` ids ``0..num_demos-1``, ready for
+        :func:`save_demos`.
+
+    Raises:
+        RuntimeError: when ``max_rounds`` rounds did not yield ``num_demos`` episodes.
+    """
+    from torchrl.envs.utils import ExplorationType, set_exploration_type
+    from tqdm import tqdm
+
+    from newt.collectors.collection import EpisodeSplitter, episode_metrics
+    from newt.envs.registry import task_info
+
+    length = task_info(task).episode_length
+    kept: list[TensorDictBase] = []
+    bar = tqdm(total=num_demos, desc=f"demos {task}", disable=not progress)
+    for _ in range(max_rounds):
+        with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
+            rollout = env.rollout(length, policy, break_when_any_done=False)
+        episodes = EpisodeSplitter(keys=None)(rollout)
+        metrics = episode_metrics(episodes)
+        keep = accept_demonstrations(metrics["return"], metrics["success"], task)
+        for episode, ok in zip(episodes, keep.tolist()):
+            if ok and len(kept) < num_demos:
+                kept.append(episode)
+                bar.update(1)
+        if len(kept) == num_demos:
+            break
+    bar.close()
+    if len(kept) < num_demos:
+        raise RuntimeError(
+            f"only {len(kept)} of {num_demos} episodes of {task!r} passed the acceptance rule in "
+            f"{max_rounds} rounds; use a stronger policy or more env copies"
+        )
+    for index, episode in enumerate(kept):
+        episode.set("episode", torch.full((episode.shape[0],), index, dtype=torch.int64))
+    return torch.cat([ep.exclude("collector", "is_init", ("next", "is_init")) for ep in kept], 0)

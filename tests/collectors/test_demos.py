@@ -127,3 +127,32 @@ def test_demos_fill_a_replay_buffer(tmp_path):
     assert batch.shape == (16, 4)
     # Consecutive transitions chain: next observation of step t is the observation of t + 1.
     torch.testing.assert_close(batch["next", "observation"][:, :-1], batch["observation"][:, 1:])
+
+
+def test_generate_demos_with_any_policy(tmp_path):
+    from torchrl.envs.utils import RandomPolicy
+
+    from newt.collectors import generate_demos
+    from newt.envs import make_multitask_env
+
+    env = make_multitask_env(["mujoco-reacher"] * 4, seed=0)
+    torch.manual_seed(0)
+    demos = generate_demos(env, RandomPolicy(env.action_spec), "mujoco-reacher", 2, progress=False)
+    env.close()
+    assert demos["episode"].unique().tolist() == [0, 1]
+    assert demos.numel() == 2 * 50
+    save_demos(demos, tmp_path / "mujoco-reacher", task="mujoco-reacher")
+    loaded = load_demos(tmp_path, ["mujoco-reacher"])
+    torch.testing.assert_close(loaded["next", "reward"], demos["next", "reward"])
+
+
+def test_accept_demonstrations_rule():
+    from newt.collectors import accept_demonstrations
+
+    returns = torch.tensor([-10.0, -12.0, -20.0, -11.0])
+    # Median -11.5 -> threshold 1.25 * -11.5 = -14.375.
+    assert accept_demonstrations(returns, torch.zeros(4), "mujoco-reacher").tolist() == [True, True, False, True]
+    # Manipulation tasks also need success; ManiSkill cartpole does not.
+    success = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    assert accept_demonstrations(returns, success, "ms-pick-cube").tolist() == [True, False, False, True]
+    assert accept_demonstrations(returns, success, "ms-cartpole-balance").tolist() == [True, True, False, True]
