@@ -36,12 +36,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tensordict import TensorDict, TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase, StepCounter, TransformedEnv
 
 import ale_py
 
 from newt.envs.registry import TaskInfo
+from newt.envs.specs import set_task_specs
 
 __all__ = ["ATARI_GAMES", "AtariEnv", "continuous_to_ale_action", "make_atari_env"]
 
@@ -179,22 +179,8 @@ class AtariEnv(EnvBase):
         self._ram_scale = 1.0 if (obs == "rgb" and self.compat) else 1.0 / 255.0
         self._return = 0.0
 
-        observation = {
-            "observation": Unbounded(shape=(128,), dtype=torch.float32),
-            "success": Unbounded(shape=(1,), dtype=torch.float32),
-            "score": Unbounded(shape=(1,), dtype=torch.float32),
-        }
-        if obs == "rgb":
-            observation["pixels"] = Bounded(
-                low=0, high=255, shape=(3, self.render_size, self.render_size), dtype=torch.uint8
-            )
-        self.observation_spec = Composite(observation)
-        self.action_spec = Bounded(low=-1.0, high=1.0, shape=(3,), dtype=torch.float32)
-        self.reward_spec = Unbounded(shape=(1,), dtype=torch.float32)
-        self.full_done_spec = Composite(
-            done=Categorical(2, shape=(1,), dtype=torch.bool),
-            terminated=Categorical(2, shape=(1,), dtype=torch.bool),
-            truncated=Categorical(2, shape=(1,), dtype=torch.bool),
+        set_task_specs(
+            self, 128, 3, self.render_size if obs == "rgb" else None
         )
 
     def _load(self, seed: int | None) -> None:

@@ -31,12 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tensordict import TensorDict, TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 from newt.envs.factory import OBS_MODES
 from newt.envs.multitask import RawStep
 from newt.envs.registry import TaskInfo
+from newt.envs.specs import set_task_specs
 
 __all__ = [
     "GymTaskEnv",
@@ -155,23 +155,7 @@ class GymTaskEnv(EnvBase):
 
         obs_dim = env.observation_space.shape[0]
         action_dim = env.action_space.shape[0]
-        observation = Composite(
-            observation=Unbounded((obs_dim,), dtype=torch.float32, device=self.device),
-            success=Unbounded((1,), dtype=torch.float32, device=self.device),
-            score=Unbounded((1,), dtype=torch.float32, device=self.device),
-            device=self.device,
-        )
-        if pixels:
-            observation["pixels"] = Bounded(
-                0, 255, (3, render_size, render_size), dtype=torch.uint8, device=self.device
-            )
-        self.observation_spec = observation
-        self.action_spec = Bounded(-1.0, 1.0, (action_dim,), dtype=torch.float32, device=self.device)
-        self.reward_spec = Unbounded((1,), dtype=torch.float32, device=self.device)
-        flag = Categorical(2, (1,), dtype=torch.bool, device=self.device)
-        self.full_done_spec = Composite(
-            done=flag.clone(), terminated=flag.clone(), truncated=flag.clone(), device=self.device
-        )
+        set_task_specs(self, obs_dim, action_dim, render_size if pixels else None)
 
     def _render(self) -> torch.Tensor:
         frame = torch.from_numpy(np.ascontiguousarray(self.env.render())).permute(2, 0, 1)

@@ -55,11 +55,11 @@ import numpy as np
 import torch
 from mani_skill.utils.assets.data import DATA_SOURCES
 from tensordict import TensorDict, TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase, StepCounter, TransformedEnv
 
 import newt.envs.maniskill_tasks  # noqa: F401  (registers MMBench's task classes)
 from newt.envs.registry import TaskInfo
+from newt.envs.specs import set_task_specs
 
 __all__ = ["MANISKILL_TASKS", "ManiSkillEnv", "make_maniskill_env", "missing_assets"]
 
@@ -237,24 +237,8 @@ class ManiSkillEnv(EnvBase):
                 f"{env_id} with control mode {control_mode} has action bounds "
                 f"{action_space.low}..{action_space.high}, expected a normalised [-1, 1] box."
             )
-        observation = {
-            "observation": Unbounded(shape=(obs_dim,), dtype=torch.float32),
-            "success": Unbounded(shape=(1,), dtype=torch.float32),
-            "score": Unbounded(shape=(1,), dtype=torch.float32),
-        }
-        if obs == "rgb":
-            observation["pixels"] = Bounded(
-                low=0, high=255, shape=(3, self.render_size, self.render_size), dtype=torch.uint8
-            )
-        self.observation_spec = Composite(observation)
-        self.action_spec = Bounded(
-            low=-1.0, high=1.0, shape=(action_space.shape[-1],), dtype=torch.float32
-        )
-        self.reward_spec = Unbounded(shape=(1,), dtype=torch.float32)
-        self.full_done_spec = Composite(
-            done=Categorical(2, shape=(1,), dtype=torch.bool),
-            terminated=Categorical(2, shape=(1,), dtype=torch.bool),
-            truncated=Categorical(2, shape=(1,), dtype=torch.bool),
+        set_task_specs(
+            self, obs_dim, action_space.shape[-1], self.render_size if obs == "rgb" else None
         )
 
     def _set_seed(self, seed: int | None) -> None:

@@ -42,13 +42,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase, StepCounter, TransformedEnv
 
 import metaworld
 import mujoco
 
 from newt.envs.registry import TaskInfo
+from newt.envs.specs import set_task_specs
 
 __all__ = ["MetaWorldEnv", "make_metaworld_env", "metaworld_env_name"]
 
@@ -110,22 +110,8 @@ class MetaWorldEnv(EnvBase):
         self._renderer = None
         self._zero_action = np.zeros(4, dtype=np.float32)
 
-        observation = {
-            "observation": Unbounded(shape=(39,), dtype=torch.float32),
-            "success": Unbounded(shape=(1,), dtype=torch.float32),
-            "score": Unbounded(shape=(1,), dtype=torch.float32),
-        }
-        if obs == "rgb":
-            observation["pixels"] = Bounded(
-                low=0, high=255, shape=(3, self.render_size, self.render_size), dtype=torch.uint8
-            )
-        self.observation_spec = Composite(observation)
-        self.action_spec = Bounded(low=-1.0, high=1.0, shape=(4,), dtype=torch.float32)
-        self.reward_spec = Unbounded(shape=(1,), dtype=torch.float32)
-        self.full_done_spec = Composite(
-            done=Categorical(2, shape=(1,), dtype=torch.bool),
-            terminated=Categorical(2, shape=(1,), dtype=torch.bool),
-            truncated=Categorical(2, shape=(1,), dtype=torch.bool),
+        set_task_specs(
+            self, 39, 4, self.render_size if obs == "rgb" else None
         )
 
     def _set_seed(self, seed: int | None) -> None:

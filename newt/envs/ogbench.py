@@ -45,7 +45,6 @@ import functools
 import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase, StepCounter, TransformedEnv
 
 from ogbench.locomaze.maze import make_maze_env
@@ -55,6 +54,7 @@ from ogbench.online_locomotion.wrappers import GymXYWrapper
 
 from newt.envs.ogbench_mazes import LAYOUTS, maze_tasks
 from newt.envs.registry import TaskInfo
+from newt.envs.specs import set_task_specs
 
 __all__ = ["OGBENCH_TASKS", "OGBenchEnv", "make_ogbench_env"]
 
@@ -159,24 +159,8 @@ class OGBenchEnv(EnvBase):
                 self.sim.mujoco_renderer.viewer.cam.distance = _ANTBALL_CAMERA_DISTANCE
                 self.wrapper = self.sim
 
-        observation = {
-            "observation": Unbounded(shape=(_OBS_DIM[self.kind],), dtype=torch.float32),
-            "success": Unbounded(shape=(1,), dtype=torch.float32),
-            "score": Unbounded(shape=(1,), dtype=torch.float32),
-        }
-        if obs == "rgb":
-            observation["pixels"] = Bounded(
-                low=0, high=255, shape=(3, self.render_size, self.render_size), dtype=torch.uint8
-            )
-        self.observation_spec = Composite(observation)
-        self.action_spec = Bounded(
-            low=-1.0, high=1.0, shape=(_ACTION_DIM[self.kind],), dtype=torch.float32
-        )
-        self.reward_spec = Unbounded(shape=(1,), dtype=torch.float32)
-        self.full_done_spec = Composite(
-            done=Categorical(2, shape=(1,), dtype=torch.bool),
-            terminated=Categorical(2, shape=(1,), dtype=torch.bool),
-            truncated=Categorical(2, shape=(1,), dtype=torch.bool),
+        set_task_specs(
+            self, _OBS_DIM[self.kind], _ACTION_DIM[self.kind], self.render_size if obs == "rgb" else None
         )
 
     @contextlib.contextmanager

@@ -46,7 +46,6 @@ import numpy as np
 import PIL.Image
 import torch
 from tensordict import TensorDict, TensorDictBase
-from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase, StepCounter, TransformedEnv
 
 if not hasattr(PIL.Image, "ANTIALIAS"):  # removed in Pillow 10; RoboDesk's render uses it
@@ -57,6 +56,7 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
 from dm_control import mujoco as dm_mujoco
 
 from newt.envs.registry import TaskInfo
+from newt.envs.specs import set_task_specs
 
 __all__ = ["ROBODESK_TASKS", "RoboDeskEnv", "make_robodesk_env"]
 
@@ -137,22 +137,8 @@ class RoboDeskEnv(EnvBase):
         self._zero_action = np.zeros(5)
         obs_dim = 73 if compat else 76
 
-        observation = {
-            "observation": Unbounded(shape=(obs_dim,), dtype=torch.float32),
-            "success": Unbounded(shape=(1,), dtype=torch.float32),
-            "score": Unbounded(shape=(1,), dtype=torch.float32),
-        }
-        if obs == "rgb":
-            observation["pixels"] = Bounded(
-                low=0, high=255, shape=(3, self.render_size, self.render_size), dtype=torch.uint8
-            )
-        self.observation_spec = Composite(observation)
-        self.action_spec = Bounded(low=-1.0, high=1.0, shape=(5,), dtype=torch.float32)
-        self.reward_spec = Unbounded(shape=(1,), dtype=torch.float32)
-        self.full_done_spec = Composite(
-            done=Categorical(2, shape=(1,), dtype=torch.bool),
-            terminated=Categorical(2, shape=(1,), dtype=torch.bool),
-            truncated=Categorical(2, shape=(1,), dtype=torch.bool),
+        set_task_specs(
+            self, obs_dim, 5, self.render_size if obs == "rgb" else None
         )
 
     def _set_seed(self, seed: int | None) -> None:

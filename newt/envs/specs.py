@@ -1,0 +1,47 @@
+"""The specs every native MMBench env declares (one place for the env contract's layout)."""
+from __future__ import annotations
+
+import torch
+from torchrl.data import Bounded, Categorical, Composite, Unbounded
+from torchrl.envs import EnvBase
+
+__all__ = ["set_task_specs"]
+
+
+def set_task_specs(env: EnvBase, obs_dim: int, action_dim: int, render_size: int | None = None) -> None:
+    """Give ``env`` the native MMBench specs.
+
+    ``observation`` float32 ``[obs_dim]``, ``success`` and ``score`` float32 ``[1]``, with
+    ``render_size``: ``pixels`` uint8 ``[3, render_size, render_size]``; ``action`` in
+    ``[-1, 1]`` float32 ``[action_dim]``; ``reward`` float32 ``[1]``; bool ``done``,
+    ``terminated``, ``truncated`` ``[1]``. Specs live on ``env.device``.
+
+    Examples:
+        >>> from torchrl.envs import EnvBase
+        >>> class Env(EnvBase):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         set_task_specs(self, obs_dim=5, action_dim=2, render_size=64)
+        ...     def _reset(self, td): ...
+        ...     def _step(self, td): ...
+        ...     def _set_seed(self, seed): ...
+        >>> env = Env()
+        >>> env.observation_spec["pixels"].shape, env.action_spec.shape
+        (torch.Size([3, 64, 64]), torch.Size([2]))
+    """
+    device = env.device
+    observation = Composite(
+        observation=Unbounded((obs_dim,), dtype=torch.float32, device=device),
+        success=Unbounded((1,), dtype=torch.float32, device=device),
+        score=Unbounded((1,), dtype=torch.float32, device=device),
+        device=device,
+    )
+    if render_size is not None:
+        observation["pixels"] = Bounded(0, 255, (3, render_size, render_size), dtype=torch.uint8, device=device)
+    env.observation_spec = observation
+    env.action_spec = Bounded(-1.0, 1.0, (action_dim,), dtype=torch.float32, device=device)
+    env.reward_spec = Unbounded((1,), dtype=torch.float32, device=device)
+    flag = Categorical(2, (1,), dtype=torch.bool, device=device)
+    env.full_done_spec = Composite(
+        done=flag.clone(), terminated=flag.clone(), truncated=flag.clone(), device=device
+    )
