@@ -29,7 +29,8 @@ shared: treat figures as noisy.
 
 Other domains add their tasks to ``OFFICIAL_STEPS_PER_S``.
 
-Run: ``python benchmarks/envs.py [--tasks walker-walk cheetah-run] [--steps 2000]``
+Run: ``python benchmarks/envs.py [--tasks walker-walk cheetah-run] [--steps 2000]``, or
+``--per-domain`` for one task of each of the ten domains.
 """
 from __future__ import annotations
 
@@ -53,6 +54,11 @@ OFFICIAL_STEPS_PER_S = {
     "mujoco-ant": 1390,
     "mujoco-halfcheetah": 4900,
 }
+#: One task per MMBench domain (``--per-domain``).
+DOMAIN_EXAMPLES = (
+    "walker-walk", "cheetah-run-backward", "mw-reach", "ms-pick-cube", "mujoco-halfcheetah",
+    "bipedal-walker-flat", "rd-open-slide", "og-point-maze", "pygame-pong", "atari-pong",
+)
 #: Tasks stepped together in the multitask measurement.
 MULTITASK_GROUP = ("walker-walk", "cheetah-run", "quadruped-run")
 
@@ -164,10 +170,14 @@ def _rate(x: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", nargs="+", default=list(OFFICIAL_STEPS_PER_S))
+    parser.add_argument("--per-domain", action="store_true",
+                        help="benchmark one task of each domain instead of --tasks")
     parser.add_argument("--multitask", nargs="+", default=list(MULTITASK_GROUP))
     parser.add_argument("--steps", type=int, default=2000)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.per_domain:
+        args.tasks = list(DOMAIN_EXAMPLES)
 
     print("env steps/s (wall / per CPU-second); ratios of wall rates unless marked cpu")
     header = ["task", "official", "bare", "torchrl", "native", "old", "new"]
