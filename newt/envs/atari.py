@@ -36,12 +36,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from tensordict import TensorDict, TensorDictBase
-from torchrl.envs import EnvBase, StepCounter, TransformedEnv
+from torchrl.envs import EnvBase, TransformedEnv
 
 import ale_py
 
 from newt.envs.registry import TaskInfo
-from newt.envs.specs import set_task_specs
+from newt.envs.contract import fixed_length, set_task_specs
 
 __all__ = ["ATARI_GAMES", "AtariEnv", "continuous_to_ale_action", "make_atari_env"]
 
@@ -265,10 +265,5 @@ def make_atari_env(
         >>> env.action_spec.shape
         torch.Size([3])
     """
-    if seed is not None and not isinstance(seed, int):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}.")
     env = AtariEnv(task.name, obs=obs, render_size=render_size, compat=compat, device=device)
-    env = TransformedEnv(env, StepCounter(max_steps=task.episode_length))
-    if seed is not None:
-        env.set_seed(seed)
-    return env
+    return fixed_length(env, task, seed)

@@ -26,7 +26,6 @@ Example:
 """
 from __future__ import annotations
 
-import numbers
 import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -43,6 +42,7 @@ from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import DeviceCastTransform, EnvBase, TransformedEnv
 
 from newt.envs.multitask import RawStep
+from newt.envs.contract import check_seed
 from newt.envs.registry import TaskInfo
 
 __all__ = ["DMControlTaskEnv", "load_suite_task", "make_dmcontrol_env"]
@@ -259,11 +259,6 @@ def load_suite_task(name: str, seed: int | None = None) -> control.Environment:
     return suite.load(domain, task, task_kwargs={"random": seed}, visualize_reward=False)
 
 
-def _check_seed(seed) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}.")
-
-
 def make_dmcontrol_env(
     task: TaskInfo,
     *,
@@ -296,7 +291,7 @@ def make_dmcontrol_env(
     """
     if obs not in _OBS_MODES:
         raise ValueError(f"obs must be one of {_OBS_MODES} for {task.name!r}, got {obs!r}.")
-    _check_seed(seed)
+    check_seed(seed)
     seed = None if seed is None else int(seed)
     if task.domain == "dmcontrol":
         dm_env = load_suite_task(task.name, seed)

@@ -26,6 +26,7 @@ from typing import NamedTuple
 import torch
 from torchrl.envs import BatchSizeTransform, EnvBase, ParallelEnv, TransformedEnv
 
+from newt.envs.contract import check_seed
 from newt.envs.registry import ALL_TASKS, TaskInfo, task_info, task_set
 
 __all__ = ["BUILDERS", "OBS_MODES", "make_env", "make_multitask_env", "resolve_tasks"]
@@ -81,8 +82,7 @@ def _builder(task: TaskInfo):
 def _check_common(obs: str, seed, render_size: int) -> None:
     if obs not in OBS_MODES:
         raise ValueError(f"obs must be one of {OBS_MODES}, got {obs!r}.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}.")
+    check_seed(seed)
     if isinstance(render_size, bool) or not isinstance(render_size, int) or render_size <= 0:
         raise ValueError(f"render_size must be a positive int, got {render_size!r}.")
 

@@ -36,7 +36,7 @@ from torchrl.envs import EnvBase
 from newt.envs.factory import OBS_MODES
 from newt.envs.multitask import RawStep
 from newt.envs.registry import TaskInfo
-from newt.envs.specs import set_task_specs
+from newt.envs.contract import check_seed, set_task_specs
 
 __all__ = [
     "GymTaskEnv",
@@ -70,8 +70,7 @@ def check_build_args(task: TaskInfo, domain: str, obs: str, seed: Any, render_si
         )
     if obs not in OBS_MODES:
         raise ValueError(f"Unknown obs mode {obs!r}; allowed: {', '.join(OBS_MODES)}.")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be an int or None, got {seed!r} ({type(seed).__name__}).")
+    check_seed(seed)
     if isinstance(render_size, bool) or not isinstance(render_size, numbers.Integral) or render_size < 1:
         raise ValueError(f"render_size must be a positive int, got {render_size!r}.")
 

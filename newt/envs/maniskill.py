@@ -55,11 +55,11 @@ import numpy as np
 import torch
 from mani_skill.utils.assets.data import DATA_SOURCES
 from tensordict import TensorDict, TensorDictBase
-from torchrl.envs import EnvBase, StepCounter, TransformedEnv
+from torchrl.envs import EnvBase, TransformedEnv
 
 import newt.envs.maniskill_tasks  # noqa: F401  (registers MMBench's task classes)
 from newt.envs.registry import TaskInfo
-from newt.envs.specs import set_task_specs
+from newt.envs.contract import fixed_length, set_task_specs
 
 __all__ = ["MANISKILL_TASKS", "ManiSkillEnv", "make_maniskill_env", "missing_assets"]
 
@@ -319,10 +319,5 @@ def make_maniskill_env(
         >>> env.action_spec.shape
         torch.Size([1])
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}.")
     env = ManiSkillEnv(task.name, obs=obs, render_size=render_size, compat=compat, device=device)
-    env = TransformedEnv(env, StepCounter(max_steps=task.episode_length))
-    if seed is not None:
-        env.set_seed(int(seed))
-    return env
+    return fixed_length(env, task, seed)

@@ -42,13 +42,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
-from torchrl.envs import EnvBase, StepCounter, TransformedEnv
+from torchrl.envs import EnvBase, TransformedEnv
 
 import metaworld
 import mujoco
 
 from newt.envs.registry import TaskInfo
-from newt.envs.specs import set_task_specs
+from newt.envs.contract import fixed_length, set_task_specs
 
 __all__ = ["MetaWorldEnv", "make_metaworld_env", "metaworld_env_name"]
 
@@ -199,10 +199,5 @@ def make_metaworld_env(
         >>> env.action_spec.shape
         torch.Size([4])
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}.")
     env = MetaWorldEnv(task.name, obs=obs, render_size=render_size, device=device)
-    env = TransformedEnv(env, StepCounter(max_steps=task.episode_length))
-    if seed is not None:
-        env.set_seed(int(seed))
-    return env
+    return fixed_length(env, task, seed)

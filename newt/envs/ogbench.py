@@ -45,7 +45,7 @@ import functools
 import numpy as np
 import torch
 from tensordict import TensorDict, TensorDictBase
-from torchrl.envs import EnvBase, StepCounter, TransformedEnv
+from torchrl.envs import EnvBase, TransformedEnv
 
 from ogbench.locomaze.maze import make_maze_env
 from ogbench.online_locomotion.ant import AntEnv as OnlineAntEnv
@@ -54,7 +54,7 @@ from ogbench.online_locomotion.wrappers import GymXYWrapper
 
 from newt.envs.ogbench_mazes import LAYOUTS, maze_tasks
 from newt.envs.registry import TaskInfo
-from newt.envs.specs import set_task_specs
+from newt.envs.contract import fixed_length, set_task_specs
 
 __all__ = ["OGBENCH_TASKS", "OGBenchEnv", "make_ogbench_env"]
 
@@ -287,10 +287,5 @@ def make_ogbench_env(
         >>> env.observation_spec["observation"].shape, env.action_spec.shape
         (torch.Size([36]), torch.Size([8]))
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}.")
     env = OGBenchEnv(task.name, obs=obs, render_size=render_size, device=device)
-    env = TransformedEnv(env, StepCounter(max_steps=task.episode_length))
-    if seed is not None:
-        env.set_seed(int(seed))
-    return env
+    return fixed_length(env, task, seed)

@@ -46,7 +46,7 @@ import numpy as np
 import PIL.Image
 import torch
 from tensordict import TensorDict, TensorDictBase
-from torchrl.envs import EnvBase, StepCounter, TransformedEnv
+from torchrl.envs import EnvBase, TransformedEnv
 
 if not hasattr(PIL.Image, "ANTIALIAS"):  # removed in Pillow 10; RoboDesk's render uses it
     PIL.Image.ANTIALIAS = PIL.Image.LANCZOS
@@ -56,7 +56,7 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
 from dm_control import mujoco as dm_mujoco
 
 from newt.envs.registry import TaskInfo
-from newt.envs.specs import set_task_specs
+from newt.envs.contract import fixed_length, set_task_specs
 
 __all__ = ["ROBODESK_TASKS", "RoboDeskEnv", "make_robodesk_env"]
 
@@ -233,10 +233,5 @@ def make_robodesk_env(
         >>> env.observation_spec["observation"].shape
         torch.Size([76])
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}.")
     env = RoboDeskEnv(task.name, obs=obs, render_size=render_size, compat=compat, device=device)
-    env = TransformedEnv(env, StepCounter(max_steps=task.episode_length))
-    if seed is not None:
-        env.set_seed(int(seed))
-    return env
+    return fixed_length(env, task, seed)

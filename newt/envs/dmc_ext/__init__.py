@@ -14,13 +14,13 @@ Example:
 """
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from dm_control.rl import control
 from dm_control.suite import ball_in_cup, base, cartpole, cheetah, hopper, pendulum, reacher, walker
 
+from newt.envs.contract import check_seed
 from newt.envs.dmc_ext import models
 from newt.envs.dmc_ext.tasks import (
     BackwardCheetah,
@@ -170,8 +170,7 @@ def load(task_name: str, seed: int | None = None) -> control.Environment:
         TypeError: ``seed`` is neither ``None`` nor an int.
     """
     spec = _spec(task_name)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}")
+    check_seed(seed)
     physics = spec.physics.from_xml_string(*spec.model())
     return control.Environment(
         physics,

@@ -7,6 +7,7 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
+from newt.envs.contract import check_seed
 from newt.envs.registry import TaskInfo, task_info
 
 OBS_MODES = ("state", "rgb")
@@ -212,8 +213,7 @@ def make_miniarcade_env(
         >>> env.rollout(200)["next", "truncated"][:, -1].squeeze(-1).tolist()
         [True, True]
     """
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"seed must be an int or None, got {type(seed).__name__}")
+    check_seed(seed)
     env = MiniArcadeEnv(task, obs=obs, num_envs=num_envs, render_size=render_size, device=device, **kwargs)
     if seed is not None:
         env.set_seed(int(seed))

@@ -1,11 +1,40 @@
-"""The specs every native MMBench env declares (one place for the env contract's layout)."""
+"""What every native MMBench env shares: its specs, seed checking, the fixed episode length."""
 from __future__ import annotations
+
+import numbers
 
 import torch
 from torchrl.data import Bounded, Categorical, Composite, Unbounded
-from torchrl.envs import EnvBase
+from torchrl.envs import EnvBase, StepCounter, TransformedEnv
 
-__all__ = ["set_task_specs"]
+from newt.envs.registry import TaskInfo
+
+__all__ = ["check_seed", "fixed_length", "set_task_specs"]
+
+
+def check_seed(seed) -> None:
+    """Raise ``TypeError`` unless ``seed`` is ``None`` or an integer (a bool is not a seed).
+
+    Examples:
+        >>> check_seed(3)
+        >>> check_seed("3")
+        Traceback (most recent call last):
+        ...
+        TypeError: seed must be an int or None, got str '3'.
+    """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"seed must be an int or None, got {type(seed).__name__} {seed!r}.")
+
+
+def fixed_length(env: EnvBase, task: TaskInfo, seed: int | None) -> TransformedEnv:
+    """``env`` truncated at ``task.episode_length`` (TorchRL's ``StepCounter``), seeded when
+    ``seed`` is given: the last step of every domain builder whose simulator has no matching
+    time limit of its own."""
+    check_seed(seed)
+    env = TransformedEnv(env, StepCounter(max_steps=task.episode_length))
+    if seed is not None:
+        env.set_seed(int(seed))
+    return env
 
 
 def set_task_specs(env: EnvBase, obs_dim: int, action_dim: int, render_size: int | None = None) -> None:
