@@ -41,7 +41,7 @@ from torchrl.envs import EnvBase, TransformedEnv
 import ale_py
 
 from newt.envs.registry import TaskInfo
-from newt.envs.contract import fixed_length, set_task_specs
+from newt.envs.contract import check_obs, fixed_length, set_task_specs
 
 __all__ = ["ATARI_GAMES", "AtariEnv", "continuous_to_ale_action", "make_atari_env"]
 
@@ -161,8 +161,7 @@ class AtariEnv(EnvBase):
     ):
         if task not in ATARI_GAMES:
             raise ValueError(f"Unknown Atari task {task!r}; expected one of {sorted(ATARI_GAMES)}.")
-        if obs not in ("state", "rgb"):
-            raise ValueError(f"obs must be 'state' or 'rgb', got {obs!r}.")
+        check_obs(obs)
         super().__init__(device=device, batch_size=torch.Size([]))
         self.task = task
         self.obs_mode = obs

@@ -9,7 +9,23 @@ from torchrl.envs import EnvBase, StepCounter, TransformedEnv
 
 from newt.envs.registry import TaskInfo
 
-__all__ = ["check_seed", "fixed_length", "set_task_specs"]
+__all__ = ["OBS_MODES", "check_obs", "check_seed", "fixed_length", "set_task_specs"]
+
+#: Observation modes every task offers.
+OBS_MODES = ("state", "rgb")
+
+
+def check_obs(obs: str) -> None:
+    """Raise ``ValueError`` unless ``obs`` is one of :data:`OBS_MODES`.
+
+    Examples:
+        >>> check_obs("depth")
+        Traceback (most recent call last):
+        ...
+        ValueError: obs must be one of ('state', 'rgb'), got 'depth'.
+    """
+    if obs not in OBS_MODES:
+        raise ValueError(f"obs must be one of {OBS_MODES}, got {obs!r}.")
 
 
 def check_seed(seed) -> None:

@@ -42,7 +42,7 @@ from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import DeviceCastTransform, EnvBase, TransformedEnv
 
 from newt.envs.multitask import RawStep
-from newt.envs.contract import check_seed
+from newt.envs.contract import check_obs, check_seed
 from newt.envs.registry import TaskInfo
 
 __all__ = ["DMControlTaskEnv", "load_suite_task", "make_dmcontrol_env"]
@@ -51,7 +51,6 @@ __all__ = ["DMControlTaskEnv", "load_suite_task", "make_dmcontrol_env"]
 ACTION_REPEAT = 2
 #: Normaliser of the score: a perfect episode has 1000 control rewards of 1.
 SCORE_SCALE = 1000.0
-_OBS_MODES = ("state", "rgb")
 # dm_control domain names that differ from the MMBench prefix.
 _DOMAIN_ALIASES = {"cup": "ball_in_cup", "pointmass": "point_mass"}
 
@@ -289,8 +288,7 @@ def make_dmcontrol_env(
         >>> env.action_spec.shape
         torch.Size([6])
     """
-    if obs not in _OBS_MODES:
-        raise ValueError(f"obs must be one of {_OBS_MODES} for {task.name!r}, got {obs!r}.")
+    check_obs(obs)
     check_seed(seed)
     seed = None if seed is None else int(seed)
     if task.domain == "dmcontrol":

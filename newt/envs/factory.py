@@ -26,13 +26,12 @@ from typing import NamedTuple
 import torch
 from torchrl.envs import BatchSizeTransform, EnvBase, ParallelEnv, TransformedEnv
 
-from newt.envs.contract import check_seed
+from newt.envs.contract import OBS_MODES, check_obs, check_seed
 from newt.envs.registry import ALL_TASKS, TaskInfo, task_info, task_set
 
 __all__ = ["BUILDERS", "OBS_MODES", "make_env", "make_multitask_env", "resolve_tasks"]
 
 #: Observation modes every task supports.
-OBS_MODES = ("state", "rgb")
 
 
 class Builder(NamedTuple):
@@ -80,8 +79,7 @@ def _builder(task: TaskInfo):
 
 
 def _check_common(obs: str, seed, render_size: int) -> None:
-    if obs not in OBS_MODES:
-        raise ValueError(f"obs must be one of {OBS_MODES}, got {obs!r}.")
+    check_obs(obs)
     check_seed(seed)
     if isinstance(render_size, bool) or not isinstance(render_size, int) or render_size <= 0:
         raise ValueError(f"render_size must be a positive int, got {render_size!r}.")

@@ -33,10 +33,9 @@ import torch.nn.functional as F
 from tensordict import TensorDict, TensorDictBase
 from torchrl.envs import EnvBase
 
-from newt.envs.factory import OBS_MODES
 from newt.envs.multitask import RawStep
 from newt.envs.registry import TaskInfo
-from newt.envs.contract import check_seed, set_task_specs
+from newt.envs.contract import OBS_MODES, check_seed, set_task_specs
 
 __all__ = [
     "GymTaskEnv",

@@ -59,7 +59,7 @@ from torchrl.envs import EnvBase, TransformedEnv
 
 import newt.envs.maniskill_tasks  # noqa: F401  (registers MMBench's task classes)
 from newt.envs.registry import TaskInfo
-from newt.envs.contract import fixed_length, set_task_specs
+from newt.envs.contract import check_obs, fixed_length, set_task_specs
 
 __all__ = ["MANISKILL_TASKS", "ManiSkillEnv", "make_maniskill_env", "missing_assets"]
 
@@ -194,8 +194,7 @@ class ManiSkillEnv(EnvBase):
     ):
         if task not in MANISKILL_TASKS:
             raise ValueError(f"Unknown ManiSkill task {task!r}; expected one of {sorted(MANISKILL_TASKS)}.")
-        if obs not in ("state", "rgb"):
-            raise ValueError(f"obs must be 'state' or 'rgb', got {obs!r}.")
+        check_obs(obs)
         _check_assets(task)
         super().__init__(device=device, batch_size=torch.Size([]))
         self.task = task

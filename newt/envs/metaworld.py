@@ -48,7 +48,7 @@ import metaworld
 import mujoco
 
 from newt.envs.registry import TaskInfo
-from newt.envs.contract import fixed_length, set_task_specs
+from newt.envs.contract import check_obs, fixed_length, set_task_specs
 
 __all__ = ["MetaWorldEnv", "make_metaworld_env", "metaworld_env_name"]
 
@@ -92,8 +92,7 @@ class MetaWorldEnv(EnvBase):
     """
 
     def __init__(self, task: str, *, obs: str = "state", render_size: int = 224, device="cpu"):
-        if obs not in ("state", "rgb"):
-            raise ValueError(f"obs must be 'state' or 'rgb', got {obs!r}.")
+        check_obs(obs)
         env_cls = metaworld.ALL_V3_ENVIRONMENTS_GOAL_OBSERVABLE[metaworld_env_name(task)]
         super().__init__(device=device, batch_size=torch.Size([]))
         self.task = task

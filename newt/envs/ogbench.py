@@ -54,7 +54,7 @@ from ogbench.online_locomotion.wrappers import GymXYWrapper
 
 from newt.envs.ogbench_mazes import LAYOUTS, maze_tasks
 from newt.envs.registry import TaskInfo
-from newt.envs.contract import fixed_length, set_task_specs
+from newt.envs.contract import check_obs, fixed_length, set_task_specs
 
 __all__ = ["OGBENCH_TASKS", "OGBenchEnv", "make_ogbench_env"]
 
@@ -122,8 +122,7 @@ class OGBenchEnv(EnvBase):
     def __init__(self, task: str, *, obs: str = "state", render_size: int = 224, device="cpu"):
         if task not in OGBENCH_TASKS:
             raise ValueError(f"Unknown OGBench task {task!r}; expected one of {sorted(OGBENCH_TASKS)}.")
-        if obs not in ("state", "rgb"):
-            raise ValueError(f"obs must be 'state' or 'rgb', got {obs!r}.")
+        check_obs(obs)
         super().__init__(device=device, batch_size=torch.Size([]))
         self.task = task
         self.obs_mode = obs

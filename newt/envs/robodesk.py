@@ -56,7 +56,7 @@ with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.St
 from dm_control import mujoco as dm_mujoco
 
 from newt.envs.registry import TaskInfo
-from newt.envs.contract import fixed_length, set_task_specs
+from newt.envs.contract import check_obs, fixed_length, set_task_specs
 
 __all__ = ["ROBODESK_TASKS", "RoboDeskEnv", "make_robodesk_env"]
 
@@ -124,8 +124,7 @@ class RoboDeskEnv(EnvBase):
     ):
         if task not in ROBODESK_TASKS:
             raise ValueError(f"Unknown RoboDesk task {task!r}; expected one of {sorted(ROBODESK_TASKS)}.")
-        if obs not in ("state", "rgb"):
-            raise ValueError(f"obs must be 'state' or 'rgb', got {obs!r}.")
+        check_obs(obs)
         super().__init__(device=device, batch_size=torch.Size([]))
         self.task = task
         self.obs_mode = obs

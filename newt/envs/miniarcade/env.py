@@ -7,10 +7,9 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
-from newt.envs.contract import check_seed
+from newt.envs.contract import OBS_MODES, check_seed
 from newt.envs.registry import TaskInfo, task_info
 
-OBS_MODES = ("state", "rgb")
 
 
 class MiniArcadeEnv(EnvBase):
