@@ -33,7 +33,6 @@ import newt_utils as utils  # noqa: E402
 from newt.collectors import generate_demos, save_demos  # noqa: E402
 from newt.envs import MAX_ACTION_DIM, MAX_OBS_DIM, TASKS, make_multitask_env, task_info  # noqa: E402
 from newt.modules import MODEL_SIZES, MPPIPlanner, NewtWorldModel  # noqa: E402
-from newt.modules.checkpoint import load_checkpoint  # noqa: E402
 
 
 def load_planner(args) -> tuple[MPPIPlanner, list[str]]:
@@ -45,8 +44,8 @@ def load_planner(args) -> tuple[MPPIPlanner, list[str]]:
         )
         discount = [task_info(t).discount for t in tasks]
     else:
-        checkpoint = load_checkpoint(args.checkpoint, weights_only=False)
-        if "newt_recipe" not in checkpoint:
+        checkpoint = utils.read_run(args.checkpoint)
+        if checkpoint is None:
             raise SystemExit(f"{args.checkpoint} is not a newt_mmbench.py checkpoint; pass --official")
         cfg = OmegaConf.create(checkpoint["config"])
         cfg.device = args.device

@@ -53,7 +53,8 @@ def main(cfg: DictConfig) -> None:
     torch.manual_seed(cfg.seed)
 
     tasks, env_tasks, env_task_indices = utils.train_tasks(cfg, rank, world_size)
-    resume = cfg.checkpoint is not None and utils.is_recipe_checkpoint(cfg.checkpoint)
+    saved_run = utils.read_run(cfg.checkpoint) if cfg.checkpoint is not None else None
+    resume = saved_run is not None
     use_demos = cfg.data_dir is not None and cfg.demo_steps > 0
     # Official schedule: LR warm-up when pretraining on demonstrations from scratch.
     warmup = use_demos and (cfg.checkpoint is None or resume)
@@ -69,7 +70,10 @@ def main(cfg: DictConfig) -> None:
     replay = mixed if mixed is not None else online
     state, rng = utils.RunState(next_save=cfg.save_freq), None
     if resume:
-        state, rng = utils.load_run(cfg.checkpoint, loss, updater, planner, online if cfg.save_buffer else None)
+        state, rng = utils.load_run(
+            saved_run, cfg.checkpoint, loss, updater, planner, online if cfg.save_buffer else None
+        )
+        del saved_run  # its tensors were copied into the modules; free the memory
         utils.set_rng_state(rng)
         if main_rank:
             print(f"Resumed from {cfg.checkpoint} at step {state.step:,} ({state.updates:,} updates)")
@@ -91,12 +95,12 @@ def main(cfg: DictConfig) -> None:
     def checkpoint(tag: str) -> None:
         if not main_rank:
             return
-        for name in (f"{tag}.pt", "latest.pt"):
-            path = utils.save_run(
-                run_dir / "checkpoints" / name, cfg, loss, updater, planner, state,
-                online if cfg.save_buffer else None,
-            )
-        bar.write(f"saved {path.parent / f'{tag}.pt'}")
+        path = utils.save_run(
+            run_dir / "checkpoints" / f"{tag}.pt", cfg, loss, updater, planner, state,
+            online if cfg.save_buffer else None,
+        )
+        utils.point_latest(path)
+        bar.write(f"saved {path}")
 
     # ---- pretraining on demonstrations
     if use_demos and not state.pretrained:

@@ -9,6 +9,7 @@ import csv
 import math
 import os
 import random
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -255,11 +256,6 @@ def make_agent(
         constraint_final_step=cfg.constraint_final_step,
     ).to(cfg.device)
     return model, loss, updater, planner
-
-
-def is_recipe_checkpoint(path) -> bool:
-    """True for a checkpoint written by this recipe, False for an official one."""
-    return "newt_recipe" in load_checkpoint(path, weights_only=False)
 
 
 class SeedingPolicy(TensorDictModuleBase):
@@ -519,7 +515,11 @@ def set_rng_state(state: dict) -> None:
 
 
 def save_run(path: Path, cfg, loss, updater, planner, state: RunState, replay=None) -> Path:
-    """Write everything needed to resume exactly (atomically); the buffer only if asked."""
+    """Write everything needed to resume exactly (atomically); the buffer only if asked.
+
+    The replay buffer is written first, beside the checkpoint, and the checkpoint names it: a
+    checkpoint never points at a buffer that was not completely written.
+    """
     checkpoint = {
         "newt_recipe": 1,
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -528,28 +528,49 @@ def save_run(path: Path, cfg, loss, updater, planner, state: RunState, replay=No
         "planner": planner.state_dict(),
         "state": asdict(state),
         "rng": rng_state(),
+        "buffer": None,
     }
-    save_checkpoint(checkpoint, path)
     if replay is not None:
-        replay.dumps(path.with_suffix(".buffer"))
+        buffer_dir = path.with_suffix(".buffer")
+        replay.dumps(buffer_dir)
+        checkpoint["buffer"] = buffer_dir.name
+    save_checkpoint(checkpoint, path)
     return path
 
 
-def load_run(path, loss, updater, planner, replay=None) -> tuple[RunState, dict]:
-    """Restore a :func:`save_run` checkpoint; returns the run state and the RNG states, which
-    the caller restores (:func:`set_rng_state`) right before training resumes."""
+def point_latest(path: Path) -> Path:
+    """Make ``latest.pt`` beside ``path`` the same checkpoint, swapped in atomically (a hard
+    link, or a copy where the file system has none), without serialising it again."""
+    latest, tmp = path.with_name("latest.pt"), path.with_name(".latest.pt.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(path, tmp)
+    except OSError:
+        shutil.copyfile(path, tmp)
+    os.replace(tmp, latest)
+    return latest
+
+
+def read_run(path) -> dict | None:
+    """The contents of a checkpoint written by this recipe, or ``None`` for an official one."""
     checkpoint = load_checkpoint(path, weights_only=False)
+    return checkpoint if isinstance(checkpoint, dict) and "newt_recipe" in checkpoint else None
+
+
+def load_run(checkpoint: dict, path, loss, updater, planner, replay=None) -> tuple[RunState, dict]:
+    """Restore a :func:`save_run` checkpoint (read from ``path`` by :func:`read_run`); returns
+    the run state and the RNG states, which the caller restores (:func:`set_rng_state`) right
+    before training resumes."""
     loss.load_state_dict(checkpoint["loss"])
     updater.load_state_dict(checkpoint["updater"])
     planner.load_state_dict(checkpoint["planner"])
-    buffer_dir = Path(path).with_suffix(".buffer")
     if replay is not None:
-        if not buffer_dir.exists():
+        if checkpoint["buffer"] is None:
             raise FileNotFoundError(
-                f"save_buffer=true but {buffer_dir} does not exist: the checkpoint was saved "
-                "without its replay buffer (resume with save_buffer=false to start from an empty one)"
+                f"save_buffer=true but {path} was saved without its replay buffer "
+                "(resume with save_buffer=false to start from an empty one)"
             )
-        replay.loads(buffer_dir)
+        replay.loads(Path(path).parent / checkpoint["buffer"])
     return RunState(**checkpoint["state"]), checkpoint["rng"]
 
 
