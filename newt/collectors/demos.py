@@ -142,10 +142,20 @@ def episodes_to_transitions(
     return out
 
 
-def _episode_limit(limit, task: str) -> int | None:
+def _label_task(
+    td: TensorDictBase, task: str, task_index: int, first_episode: int, limit
+) -> tuple[TensorDictBase, int]:
+    """Keep at most ``limit`` episodes of one task's transitions (``limit``: an int, a
+    ``{task: int}`` mapping or ``None``), renumber them from ``first_episode`` and write the
+    ``task`` index; returns the transitions and how many episodes they hold."""
     if isinstance(limit, Mapping):
-        return limit.get(task)
-    return limit
+        limit = limit.get(task)
+    _, episode = torch.unique(td.get("episode"), return_inverse=True)
+    if limit is not None:
+        td, episode = td[episode < limit], episode[episode < limit]
+    td.set("episode", episode + first_episode)
+    td.set("task", torch.full((td.numel(), 1), task_index, dtype=torch.int64))
+    return td, int(episode.max()) + 1 if td.numel() else 0
 
 
 def load_official_demos(
@@ -200,14 +210,7 @@ def load_official_demos(
         if not isinstance(rows, TensorDictBase):
             raise ValueError(f"{path}: expected a TensorDict of steps, got {type(rows).__name__}")
         td = episodes_to_transitions(rows, source=str(path), image_features=image_features)
-        _, td_episode = torch.unique(td.get("episode"), return_inverse=True)
-        limit = _episode_limit(max_episodes_per_task, task)
-        if limit is not None:
-            td = td[td_episode < limit]
-            td_episode = td_episode[td_episode < limit]
-        num_episodes = int(td_episode.max()) + 1 if td.numel() else 0
-        td.set("episode", td_episode + next_episode)
-        td.set("task", torch.full((td.numel(), 1), task_index, dtype=torch.int64))
+        td, num_episodes = _label_task(td, task, task_index, next_episode, max_episodes_per_task)
         next_episode += num_episodes
         parts.append(td)
         summary.append(f"{task}: {num_episodes} episodes, {td.numel()} transitions")
@@ -274,13 +277,8 @@ def load_demos(
             if isinstance(value, torch.Tensor):
                 td.set(key, _pad_last(value.float(), MAX_OBS_DIM, str(key), folder))
         td.set("action", _pad_last(td.get("action").float(), MAX_ACTION_DIM, "action", folder))
-        _, episode = torch.unique(td.get("episode"), return_inverse=True)
-        limit = _episode_limit(max_episodes_per_task, task)
-        if limit is not None:
-            td, episode = td[episode < limit], episode[episode < limit]
-        td.set("episode", episode + next_episode)
-        td.set("task", torch.full((td.numel(), 1), task_index, dtype=torch.int64))
-        next_episode += int(episode.max()) + 1 if td.numel() else 0
+        td, num_episodes = _label_task(td, task, task_index, next_episode, max_episodes_per_task)
+        next_episode += num_episodes
         parts.append(td)
     return torch.cat(parts, 0)
 
