@@ -155,7 +155,8 @@ def main(cfg: DictConfig) -> None:
             # Seeding the envs by step makes everything after an evaluation (where checkpoints
             # are written) depend only on saved state: a resumed run continues exactly.
             env.set_seed(cfg.seed + 1000 * rank + state.step)
-            per_task = utils.gather_eval(utils.evaluate(env, planner, env_tasks, cfg.eval_episodes), world_size)
+            per_task = utils.evaluate(env, planner, tasks, env_tasks, cfg.eval_episodes)
+            per_task = utils.gather_eval(per_task, world_size)
             planner.mpc = cfg.mpc
             state.next_eval += cfg.eval_freq
             if main_rank:

@@ -347,25 +347,27 @@ def make_replay(cfg: DictConfig, run_dir: Path, demos: TensorDict | None, world_
 # --------------------------------------------------------------------
 
 
-def evaluate(env, policy, env_tasks: list[str], episodes: int) -> dict[str, dict[str, list[float]]]:
+def evaluate(
+    env, policy, tasks: list[str], env_tasks: list[str], episodes: int
+) -> dict[str, dict[str, list[float]]]:
     """Run every env for ``episodes`` episodes of the longest task with deterministic actions.
 
     As the official protocol, every episode that ends counts (short tasks contribute more
-    episodes). Returns ``{task: {"return": [...], "success": [...], "score": [...]}}``.
+    episodes). ``tasks`` is the model's task list (the env's ``task`` entry indexes it) and
+    ``env_tasks`` this process's envs. Returns ``{task: {"return": [...], "success": [...],
+    "score": [...]}}``.
     """
     from torchrl.envs.utils import ExplorationType, set_exploration_type
 
     longest = max(task_info(t).episode_length for t in env_tasks)
     with torch.no_grad(), set_exploration_type(ExplorationType.DETERMINISTIC):
         rollout = env.rollout(longest * episodes, policy, break_when_any_done=False)
-    # Episodes come out env by env; the env index tells the task.
-    splitter = EpisodeSplitter()
+    metrics = episode_metrics(EpisodeSplitter()(rollout))
     per_task: dict[str, dict[str, list[float]]] = {}
-    for env_index, name in enumerate(env_tasks):
-        metrics = episode_metrics(splitter(rollout[env_index]))
-        values = per_task.setdefault(name, {"return": [], "success": [], "score": []})
+    for index, row in zip(metrics["task"].tolist(), metrics.unbind(0)):
+        values = per_task.setdefault(tasks[index], {"return": [], "success": [], "score": []})
         for key in values:
-            values[key].extend(metrics[key].float().tolist())
+            values[key].append(row[key].item())
     return per_task
 
 
