@@ -239,6 +239,8 @@ def main() -> None:
     parser.add_argument("--size", default="B")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--skip-torchrl", action="store_true")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time MPPIPlanner(compile=True) (compiled during the warm-up)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -246,7 +248,8 @@ def main() -> None:
     discounts = benchmark_discounts()
     print(f"model size {args.size}, {args.threads} thread(s), seconds per env step "
           f"(median CPU time of {args.repeats} interleaved calls)")
-    print(f"{'envs':>5} {'newt':>9} {'official':>9} {'torchrl':>9} {'newt/official':>14} {'torchrl/newt':>13}")
+    print(f"{'envs':>5} {'newt':>9} {'official':>9} {'torchrl':>9} {'newt/official':>14} {'torchrl/newt':>13}"
+          + (f" {'compiled':>9} {'compiled/newt':>14}" if args.compile else ""))
     for num_envs in args.envs:
         gen = torch.Generator().manual_seed(num_envs)
         obs = torch.randn(num_envs, OBS_DIM, generator=gen)
@@ -263,6 +266,15 @@ def main() -> None:
                 planner(td.clone())
 
         candidates = {"newt": run_newt}
+        if args.compile:
+            compiled = MPPIPlanner(model, discount=discounts, compile=True)
+            compiled.set_step(STEP)
+
+            def run_compiled():
+                with set_exploration_type(ExplorationType.RANDOM):
+                    compiled(td.clone())
+
+            candidates["compiled"] = run_compiled
         agent = official_agent(model, num_envs, 256, discounts)
         if agent is not None:
             t0 = torch.zeros(num_envs, dtype=torch.bool)
@@ -274,10 +286,13 @@ def main() -> None:
         newt = times["newt"]
         official = times.get("official", float("nan"))
         torchrl = times.get("torchrl", float("nan"))
-        print(
+        line = (
             f"{num_envs:>5} {newt:>9.4f} {official:>9.4f} {torchrl:>9.4f} "
             f"{newt / official:>14.2f} {torchrl / newt:>13.1f}"
         )
+        if args.compile:
+            line += f" {times['compiled']:>9.4f} {times['compiled'] / newt:>14.2f}"
+        print(line)
 
 
 if __name__ == "__main__":

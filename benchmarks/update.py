@@ -17,6 +17,7 @@ median CPU time is reported; on a shared machine the figures are still noisy.
 from __future__ import annotations
 
 import argparse
+import copy
 
 import torch
 from tensordict import TensorDict
@@ -74,6 +75,8 @@ def main() -> None:
     parser.add_argument("--size", default="B")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--pretraining", action="store_true")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time NewtUpdater(compile=True) on a copy of the loss")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -85,6 +88,10 @@ def main() -> None:
     loss = NewtLoss(model, discount=discounts, pretraining=args.pretraining)
     updater = NewtUpdater(loss)
     candidates = {"newt": lambda: updater(batch)}
+    if args.compile:
+        compiled = NewtUpdater(copy.deepcopy(loss), compile=True)
+        compiled(batch)  # compiles
+        candidates["compiled"] = lambda: compiled(batch)
     if agent is not None:
         agent.maxq_pi = not args.pretraining
         if args.pretraining:
@@ -97,8 +104,13 @@ def main() -> None:
     mode = "pretraining" if args.pretraining else "online"
     print(f"model size {args.size}, batch {args.batch}, {mode}, {args.threads} thread(s), "
           f"seconds per update (median CPU time of {args.repeats} interleaved updates)")
-    print(f"{'newt':>9} {'official':>9} {'newt/official':>14}")
-    print(f"{newt:>9.4f} {official:>9.4f} {newt / official:>14.2f}")
+    header = f"{'newt':>9} {'official':>9} {'newt/official':>14}"
+    line = f"{newt:>9.4f} {official:>9.4f} {newt / official:>14.2f}"
+    if args.compile:
+        header += f" {'compiled':>9} {'compiled/newt':>14}"
+        line += f" {times['compiled']:>9.4f} {times['compiled'] / newt:>14.2f}"
+    print(header)
+    print(line)
 
 
 if __name__ == "__main__":

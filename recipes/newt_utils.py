@@ -44,6 +44,7 @@ _CHOICES = {
     "model_size": ("S", "B", "L", "XL", None),
     "demo_format": ("official", "newt"),
     "logger": ("csv", "tensorboard", "wandb"),
+    "compile_mode": (None, "default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"),
 }
 
 
@@ -79,6 +80,10 @@ def resolve_config(cfg: DictConfig) -> DictConfig:
         if not isinstance(cfg.threads, int) or cfg.threads < 1:
             raise ValueError(f"threads must be a positive integer or null, got {cfg.threads!r}")
         torch.set_num_threads(cfg.threads)
+    if not isinstance(cfg.compile, bool):
+        raise ValueError(f"compile must be true or false, got {cfg.compile!r}")
+    if cfg.compile_mode is None and cfg.compile:
+        cfg.compile_mode = "reduce-overhead" if cfg.device.startswith("cuda") else "default"
     if cfg.model_size is None:
         cfg.model_size = "L" if multitask else "B"
     if cfg.batch_size is None:
@@ -230,6 +235,7 @@ def make_agent(
         prior_coef=cfg.prior_coef,
         scale_tau=cfg.tau,
     ).to(cfg.device)
+    compile_arg = {"mode": cfg.compile_mode} if cfg.compile else False
     updater = NewtUpdater(
         loss,
         lr=cfg.lr,
@@ -238,6 +244,7 @@ def make_agent(
         tau=cfg.tau,
         warmup_steps=cfg.warmup_steps if warmup else 0,
         grad_sync=average_gradients if world_size > 1 else None,
+        compile=compile_arg,
     )
     planner = MPPIPlanner(
         model,
@@ -254,6 +261,7 @@ def make_agent(
         constrained_planning=cfg.constrained_planning,
         constraint_start_step=cfg.constraint_start_step,
         constraint_final_step=cfg.constraint_final_step,
+        compile=compile_arg,
     ).to(cfg.device)
     return model, loss, updater, planner
 

@@ -171,3 +171,17 @@ def test_generate_demos_from_a_run_then_pretrain_on_them(tmp_path):
     out = _run(f"data_dir={demos}", "demo_format=newt", "demo_steps=3", "steps=100",
                f"run_dir={tmp_path / 'from_demos'}")
     assert "Done: 100 env steps" in out
+
+
+def test_compiled_run(tmp_path):
+    """compile=true: pretraining, online updates, planning and evaluation run compiled (the
+    values equal eager execution: tests/test_compile.py)."""
+    data = tmp_path / "demos"
+    _official_demos(data)
+    run_dir = tmp_path / "compiled"
+    _run(f"data_dir={data}", "demo_steps=2", "steps=200", "compile=true", f"run_dir={run_dir}", timeout=900)
+    assert _eval_steps(run_dir) == [0, 100, 200]
+    config = (run_dir / "config.yaml").read_text()
+    assert "compile: true" in config and "compile_mode: default" in config
+    state = torch.load(run_dir / "checkpoints" / "latest.pt", weights_only=False)["state"]
+    assert state["step"] == 200 and state["updates"] == 2 + 10

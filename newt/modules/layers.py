@@ -318,6 +318,9 @@ class QEnsemble(nn.Module):
         # tree so it adds nothing to state_dict() or parameters().
         with self.params[0].data.to("meta").to_module(heads[0]):
             self.__dict__["_template"] = deepcopy(heads[0])
+        # Its placeholders never need gradients; as plain (requires_grad=False) parameters they
+        # are not rebuilt on each swap, which torch.compile could not guard on a first call.
+        self._template.requires_grad_(False)
 
     def forward(
         self,

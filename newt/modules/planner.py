@@ -8,7 +8,7 @@ from tensordict import NestedKey, TensorDictBase
 from tensordict.nn import TensorDictModuleBase
 from torchrl.envs.utils import ExplorationType, exploration_type
 
-from newt.objectives.utils import task_discounts
+from newt.objectives.utils import compile_options, task_discounts
 
 __all__ = ["MPPIPlanner"]
 
@@ -79,6 +79,12 @@ class MPPIPlanner(TensorDictModuleBase):
         constraint_final_step (int): length of the fade. Defaults to ``10_000_000``.
         observation_key, task_key, is_init_key, action_key (NestedKey): tensordict keys.
             ``task`` is read only by task-conditioned models.
+        compile (bool or dict): wrap the planning computation (encoding, policy
+            sequences, the MPPI iterations) in :func:`torch.compile`; a dict gives its
+            keyword arguments, e.g. ``{"mode": "reduce-overhead"}``, which also captures
+            CUDA graphs on CUDA (the official setting). The warm-start state stays outside
+            the compiled region. Compilation happens on the first call for each batch
+            shape. Defaults to ``False``.
 
     Example:
         >>> import torch
@@ -115,6 +121,7 @@ class MPPIPlanner(TensorDictModuleBase):
         task_key: NestedKey = "task",
         is_init_key: NestedKey = "is_init",
         action_key: NestedKey = "action",
+        compile: bool | dict = False,
     ) -> None:
         super().__init__()
         for name, value, low in (
@@ -163,6 +170,15 @@ class MPPIPlanner(TensorDictModuleBase):
         self.in_keys = [observation_key, is_init_key] + ([task_key] if self.multitask else [])
         self.out_keys = [action_key]
         self._prev_mean: torch.Tensor | None = None
+        self.compile_options = compile_options(compile)
+        self._compiled_mppi = None
+
+    def __getstate__(self):
+        # A compiled function does not pickle (multi-process collectors pickle the policy);
+        # each copy compiles its own on first use.
+        state = self.__dict__.copy()
+        state["_compiled_mppi"] = None
+        return state
 
     # ------------------------------------------------------------------ state
     def set_step(self, step: int) -> None:
@@ -182,12 +198,18 @@ class MPPIPlanner(TensorDictModuleBase):
         elapsed = (self.step - self.constraint_start_step).clamp_min(0).float()
         return (1.0 - elapsed / self.constraint_final_step).clamp_min(0.0)
 
-    def _warm_start(self, is_init: torch.Tensor, num_envs: int, action_dim: int, like: torch.Tensor):
-        shape = (num_envs, self.horizon, action_dim)
+    def _previous_mean(self, num_envs: int, device: torch.device) -> torch.Tensor:
+        """The last plan's mean ``[E, H, A]``, zeros when there is none for this batch shape."""
+        shape = (num_envs, self.horizon, self.world_model.action_dim)
         prev = self._prev_mean
-        if prev is None or prev.shape != shape or prev.device != like.device:
-            return like.new_zeros(shape)
-        shifted = torch.cat([prev[:, 1:], torch.zeros_like(prev[:, :1])], 1)
+        if prev is None or prev.shape != shape or prev.device != device:
+            return torch.zeros(shape, device=device)
+        return prev
+
+    @staticmethod
+    def _warm_start(prev_mean: torch.Tensor, is_init: torch.Tensor) -> torch.Tensor:
+        """The previous mean shifted one step ahead, zero where an episode starts."""
+        shifted = torch.cat([prev_mean[:, 1:], torch.zeros_like(prev_mean[:, :1])], 1)
         return torch.where(is_init.view(-1, 1, 1), torch.zeros_like(shifted), shifted)
 
     # ------------------------------------------------------------------ planning
@@ -224,6 +246,23 @@ class MPPIPlanner(TensorDictModuleBase):
         return torch.stack(actions, 2)
 
     def _plan(self, obs, task, is_init, explore: bool) -> torch.Tensor:
+        prev_mean = self._previous_mean(obs.shape[0], obs.device)
+        mppi = self._mppi
+        if self.compile_options is not None:
+            if self._compiled_mppi is None:
+                self._compiled_mppi = torch.compile(self._mppi, **self.compile_options)
+            mppi = self._compiled_mppi
+            # CUDA graphs (mode="reduce-overhead"): each plan is a new step; outputs are
+            # cloned below because the next replay overwrites them.
+            torch.compiler.cudagraph_mark_step_begin()
+        action, mean = mppi(obs, task, is_init, prev_mean, explore)
+        if self.compile_options is not None:
+            action, mean = action.clone(), mean.clone()
+        self._prev_mean = mean
+        return action
+
+    def _mppi(self, obs, task, is_init, prev_mean, explore: bool):
+        """One MPPI plan for every env; returns ``(action [E, A], final mean [E, H, A])``."""
         model = self.world_model
         num_envs = obs.shape[0]
         z = model.encode(obs, task)
@@ -234,12 +273,11 @@ class MPPIPlanner(TensorDictModuleBase):
         mask = mask.unsqueeze(1)  # [E, 1, A], broadcast over time (and samples below)
 
         count = self.num_pi_trajs
-        mean = self._warm_start(is_init, num_envs, action_dim, z)
+        mean = self._warm_start(prev_mean.to(z.dtype), is_init)
         std = torch.full_like(mean, self.max_std)
-        actions = z.new_empty(num_envs, self.num_samples, self.horizon, action_dim)
+        pi_actions = z.new_empty(num_envs, 0, self.horizon, action_dim)
         if count:
             pi_actions = self._policy_sequences(z, task)
-            actions[:, :count] = pi_actions
             if self.constrained_planning and count > 1:
                 weight = self.constraint_weight().to(z.dtype)
                 pi_mean = pi_actions.mean(1)
@@ -255,8 +293,8 @@ class MPPIPlanner(TensorDictModuleBase):
                 num_envs, self.num_samples - count, self.horizon, action_dim,
                 dtype=z.dtype, device=z.device,
             )
-            actions[:, count:] = (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1)
-            actions = actions * sample_mask
+            sampled = (mean.unsqueeze(1) + std.unsqueeze(1) * noise).clamp(-1, 1)
+            actions = torch.cat([pi_actions, sampled], 1) * sample_mask
             value = self._estimate_value(z, actions, task, discount).nan_to_num(0.0)
             elite_value, elite_index = value.topk(self.num_elites, dim=1)
             elite_actions = actions.gather(
@@ -275,10 +313,9 @@ class MPPIPlanner(TensorDictModuleBase):
         chosen = torch.multinomial(score, 1)
         plan = elite_actions.gather(1, chosen[:, :, None, None].expand(-1, 1, self.horizon, action_dim))
         action = plan[:, 0, 0].clamp(-1, 1)
-        self._prev_mean = mean
         if explore:
             action = (action + std[:, 0] * torch.randn_like(action)).clamp(-1, 1)
-        return action
+        return action, mean
 
     @torch.no_grad()
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:

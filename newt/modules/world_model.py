@@ -475,11 +475,18 @@ class NewtWorldModel(nn.Module):
             params = params.detach()
         if return_type == "all":
             return self._Qs(x, params, shared)
-        heads = torch.randperm(self.num_q, device=x.device)[:2]
-        values = self.two_hot.decode(self._Qs(x, params[heads], shared))
+        values = self.two_hot.decode(self._Qs(x, params[self._two_random_heads(x.device)], shared))
         if return_type == "min":
             return values.min(0).values
         return values.mean(0)
+
+    def _two_random_heads(self, device: torch.device):
+        """Indices of two distinct Q heads drawn at random (the official ``randperm[:2]``)."""
+        if self.num_q == 2:
+            # Both heads, no draw: their min and mean do not depend on the order, and
+            # inductor's randperm pattern crashes on a slice that keeps every element.
+            return slice(None)
+        return torch.randperm(self.num_q, device=device)[:2]
 
     @torch.no_grad()
     def soft_update_target(self, tau: float) -> None:
@@ -502,8 +509,7 @@ class NewtWorldModel(nn.Module):
 
     def _q_td(self, z, a, task=None):
         logits = self.Q(z, a, task, return_type="all")
-        heads = torch.randperm(self.num_q, device=logits.device)[:2]
-        value = self.two_hot.decode(logits[heads]).mean(0)
+        value = self.two_hot.decode(logits[self._two_random_heads(logits.device)]).mean(0)
         return logits.movedim(0, -2), value
 
     def _method_module(self, method, in_keys, out_keys, **networks) -> TensorDictModule:

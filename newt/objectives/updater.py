@@ -9,6 +9,7 @@ from tensordict import TensorDict, TensorDictBase
 from torchrl.objectives import SoftUpdate, TargetNetUpdater
 
 from newt.objectives.newt_loss import NewtLoss
+from newt.objectives.utils import compile_options
 
 __all__ = ["NewtUpdater"]
 
@@ -56,6 +57,11 @@ class NewtUpdater:
         grad_sync (callable, optional): called with the list of parameters of each step
             after ``backward`` and before clipping, e.g. to average gradients over
             data-parallel ranks.
+        compile (bool or dict): wrap :meth:`NewtLoss.model_loss` and
+            :meth:`NewtLoss.policy_loss` (forward and backward) in :func:`torch.compile`;
+            a dict gives its keyword arguments, e.g. ``{"mode": "reduce-overhead"}`` for
+            CUDA graphs on CUDA (the official setting). Switching ``loss.pretraining``
+            compiles the model loss once more. Defaults to ``False``.
 
     Example:
         >>> import torch
@@ -86,6 +92,7 @@ class NewtUpdater:
         warmup_steps: int = 0,
         target_updater: TargetNetUpdater | None = None,
         grad_sync: Callable[[list[torch.nn.Parameter]], None] | None = None,
+        compile: bool | dict = False,
     ) -> None:
         if not isinstance(loss, NewtLoss):
             raise TypeError(f"loss must be a NewtLoss, got {type(loss).__name__}.")
@@ -118,6 +125,11 @@ class NewtUpdater:
         ]
         self.num_updates = 0
         self._set_learning_rates()
+        self.compile_options = compile_options(compile)
+        self._model_loss, self._policy_loss = loss.model_loss, loss.policy_loss
+        if self.compile_options is not None:
+            self._model_loss = torch.compile(loss.model_loss, **self.compile_options)
+            self._policy_loss = torch.compile(loss.policy_loss, **self.compile_options)
 
     def _set_learning_rates(self) -> None:
         factor = 1.0
@@ -132,7 +144,10 @@ class NewtUpdater:
         loss = self.loss
         loss.train()
         self._set_learning_rates()
-        losses, rollout = loss.model_loss(batch)
+        if self.compile_options is not None:
+            # With CUDA graphs, each update is a new step of the graph trees.
+            torch.compiler.cudagraph_mark_step_begin()
+        losses, rollout = self._model_loss(batch)
         _sum_losses(losses).backward()
         if self.grad_sync is not None:
             self.grad_sync(self._model_params)
@@ -140,17 +155,18 @@ class NewtUpdater:
         self.model_optimizer.step()
         self.model_optimizer.zero_grad(set_to_none=True)
         self.target_updater.step()
-        metrics = losses.detach()
+        # Cloned: under CUDA graphs the next update would overwrite the returned values.
+        metrics = losses.detach().clone()
         metrics["grad_norm"] = grad_norm
         if not loss.pretraining:
-            policy_losses = loss.policy_loss(rollout)
+            policy_losses = self._policy_loss(rollout)
             _sum_losses(policy_losses).backward()
             if self.grad_sync is not None:
                 self.grad_sync(self._policy_params)
             pi_grad_norm = torch.nn.utils.clip_grad_norm_(self._policy_params, self.grad_clip_norm)
             self.policy_optimizer.step()
             self.policy_optimizer.zero_grad(set_to_none=True)
-            metrics.update(policy_losses.detach())
+            metrics.update(policy_losses.detach().clone())
             metrics["pi_grad_norm"] = pi_grad_norm
         metrics["lr"] = torch.tensor(self.model_optimizer.param_groups[-1]["lr"])
         self.num_updates += 1

@@ -14,12 +14,32 @@ Example:
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["RunningScale", "discount_heuristic", "task_discounts", "temporal_weights"]
+__all__ = ["RunningScale", "compile_options", "discount_heuristic", "task_discounts", "temporal_weights"]
+
+
+def compile_options(compile: bool | Mapping[str, Any] | None) -> dict | None:
+    """Keyword arguments for :func:`torch.compile` from a ``compile`` argument.
+
+    ``False``/``None`` means no compilation (``None`` is returned), ``True`` compiles with
+    torch's defaults (``{}``), a mapping is passed through.
+
+    Example:
+        >>> compile_options(False) is None, compile_options(True), compile_options({"mode": "max-autotune"})
+        (True, {}, {'mode': 'max-autotune'})
+    """
+    if compile is None or compile is False:
+        return None
+    if compile is True:
+        return {}
+    if isinstance(compile, Mapping):
+        return dict(compile)
+    raise TypeError(f"compile must be a bool or a dict of torch.compile arguments, got {compile!r}.")
 
 
 def temporal_weights(horizon: int, rho: float = 0.5) -> torch.Tensor:
