@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip, trunc
 
 RINK_L, RINK_R, RINK_T, RINK_B = 33, 191, 24, 200
 MOUTH_L, MOUTH_R = 84, 140
@@ -15,6 +15,8 @@ AGENT_SPAWN, AI_SPAWN, AI_HOME = (112.0, 170.0), (112.0, 54.0), np.array([112.0,
 AGENT_LO, AGENT_HI = np.array([43.0, 122.0]), np.array([181.0, 190.0])
 AI_LO, AI_HI = np.array([43.0, 34.0]), np.array([181.0, 102.0])
 AI_DEFENSE_Y = 83.0
+#: Divisors of the observation's entries.
+OBS_SCALE = np.array([224.0, 224.0, MAX_SPEED, MAX_SPEED] + [224.0, 224.0, AGENT_SPEED, AGENT_SPEED] * 2)
 
 
 class AirHockey(MiniArcadeGame):
@@ -68,35 +70,39 @@ class AirHockey(MiniArcadeGame):
     def _move_ai(self) -> None:
         zone = (self.puck[:, 1] < 120) & (self.puck_vel[:, 1] < 0)
         entering = zone & ~self.ai_in_zone
-        if entering.any():
+        if np.count_nonzero(entering):
             speed = np.hypot(self.puck_vel[entering, 0], self.puck_vel[entering, 1])
             n = clip((speed - 2.0) / 8.0, 0.0, 1.0)
-            lo, hi = np.trunc(5 - 4 * n).astype(np.int64), np.trunc(10 - 6 * n).astype(np.int64)
+            lo, hi = trunc(5 - 4 * n), trunc(10 - 6 * n)
             self.ai_delay[entering] = self.rng.integers(lo, hi + 1)
         self.ai_in_zone = zone
         waiting = zone & (self.ai_delay > 0)
-        self.ai_delay[waiting] -= 1
+        if np.count_nonzero(waiting):
+            self.ai_delay -= waiting
         chase = zone & ~waiting
-        target = np.where(
-            chase[:, None],
-            np.stack([clip(self.puck[:, 0], 43.0, 181.0), np.minimum(self.puck[:, 1] + 12, AI_DEFENSE_Y)], axis=1),
-            AI_HOME,
-        )
+        target = AI_HOME
+        if np.count_nonzero(chase):
+            defend = np.stack(
+                [clip(self.puck[:, 0], 43.0, 181.0), np.minimum(self.puck[:, 1] + 12, AI_DEFENSE_Y)], axis=1
+            )
+            target = np.where(chase[:, None], defend, AI_HOME)
         d = target - self.ai
         dist = np.hypot(d[:, 0], d[:, 1])
         moving = dist > 1e-5
         noise = self.rng.normal(0.0, 0.25, (self.num_envs, 2))
         step = d / np.maximum(dist, 1e-5)[:, None] * np.minimum(AI_SPEED, dist)[:, None] + noise
-        self.ai_vel = np.where(moving[:, None], step, 0.0)
+        if np.count_nonzero(moving) < self.num_envs:  # guarded: with the noise it is ~never on target
+            step = np.where(moving[:, None], step, 0.0)
+        self.ai_vel = step
         self.ai = clip(self.ai + self.ai_vel, AI_LO, AI_HI)
 
     def _collide(self, mallet: np.ndarray, mallet_vel: np.ndarray) -> None:
         delta = self.puck - mallet
         dist = np.hypot(delta[:, 0], delta[:, 1])
-        overlap = PUCK_R + MALLET_R - dist
-        hit = overlap > 0
-        if not hit.any():
+        hit = dist < PUCK_R + MALLET_R
+        if not np.count_nonzero(hit):
             return
+        overlap = PUCK_R + MALLET_R - dist
         normal = delta / np.where(dist > 0, dist, 1.0)[:, None]
         self.puck = np.where(hit[:, None], self.puck + normal * (overlap + 0.5)[:, None], self.puck)
         v_rel = ((self.puck_vel - mallet_vel) * normal).sum(axis=1)
@@ -113,39 +119,48 @@ class AirHockey(MiniArcadeGame):
         self._collide(self.ai, self.ai_vel)
         px, py = self.puck[:, 0], self.puck[:, 1]
         vx, vy = self.puck_vel[:, 0], self.puck_vel[:, 1]
-        left, right = px - PUCK_R < RINK_L, px + PUCK_R > RINK_R
-        right &= ~left
-        px[left], px[right] = RINK_L + PUCK_R, RINK_R - PUCK_R
-        vx[left | right] *= -0.9
-        in_mouth = (px >= MOUTH_L) & (px <= MOUTH_R)
-        scored = (py <= RINK_T - 10) & in_mouth
-        top_wall = ~scored & (py - PUCK_R < RINK_T) & ~in_mouth
-        py[top_wall] = RINK_T + PUCK_R
-        vy[top_wall] *= -0.9
-        conceded = (py >= RINK_B + 10) & in_mouth
-        bottom_wall = ~conceded & (py + PUCK_R > RINK_B) & ~in_mouth
-        py[bottom_wall] = RINK_B - PUCK_R
-        vy[bottom_wall] *= -0.9
-        self.scores[scored, 0] += 1
-        self.scores[conceded, 1] += 1
-        goal = scored | conceded
-        if goal.any():
-            self._launch(goal, scored[goal])
+        # Guarded: the walls only matter where the puck reaches them. px - PUCK_R < RINK_L and
+        # px + PUCK_R > RINK_R with the constants folded: near the walls these are exact.
+        left, right = px < RINK_L + PUCK_R, px > RINK_R - PUCK_R
+        if np.count_nonzero(left | right):
+            right &= ~left
+            px[left], px[right] = RINK_L + PUCK_R, RINK_R - PUCK_R
+            vx[left | right] *= -0.9
+        reward = np.zeros(self.num_envs, np.float32)
+        # Goals and the top and bottom walls all need the puck past a wall's line.
+        if np.count_nonzero((py < RINK_T + PUCK_R) | (py > RINK_B - PUCK_R)):
+            in_mouth = (px >= MOUTH_L) & (px <= MOUTH_R)
+            scored = (py <= RINK_T - 10) & in_mouth
+            top_wall = ~scored & (py - PUCK_R < RINK_T) & ~in_mouth
+            py[top_wall] = RINK_T + PUCK_R
+            vy[top_wall] *= -0.9
+            conceded = (py >= RINK_B + 10) & in_mouth
+            bottom_wall = ~conceded & (py + PUCK_R > RINK_B) & ~in_mouth
+            py[bottom_wall] = RINK_B - PUCK_R
+            vy[bottom_wall] *= -0.9
+            self.scores[scored, 0] += 1
+            self.scores[conceded, 1] += 1
+            goal = scored | conceded
+            if np.count_nonzero(goal):
+                self._launch(goal, scored[goal])
+            reward = scored.astype(np.float32) - conceded
         self.puck_vel *= 0.998
         speed = np.hypot(self.puck_vel[:, 0], self.puck_vel[:, 1])
-        self.puck_vel *= np.where(speed > MAX_SPEED, MAX_SPEED / np.maximum(speed, 1e-9), 1.0)[:, None]
-        reward = scored.astype(np.float32) - conceded
+        too_fast = speed > MAX_SPEED
+        if np.count_nonzero(too_fast):
+            self.puck_vel *= np.where(too_fast, MAX_SPEED / np.maximum(speed, 1e-9), 1.0)[:, None]
         return reward, np.zeros(self.num_envs, np.float32)
 
     def observation(self) -> np.ndarray:
-        obs = np.empty((self.num_envs, self.obs_dim), np.float32)
-        obs[:, 0:2] = self.puck / 224.0
-        obs[:, 2:4] = self.puck_vel / MAX_SPEED
-        obs[:, 4:6] = self.agent / 224.0
-        obs[:, 6:8] = self.agent_vel / AGENT_SPEED
-        obs[:, 8:10] = self.ai / 224.0
-        obs[:, 10:12] = self.ai_vel / AGENT_SPEED
-        return obs
+        # Gather the raw state, then scale it with one division instead of one per field.
+        obs = np.empty((self.num_envs, self.obs_dim))
+        obs[:, 0:2] = self.puck
+        obs[:, 2:4] = self.puck_vel
+        obs[:, 4:6] = self.agent
+        obs[:, 6:8] = self.agent_vel
+        obs[:, 8:10] = self.ai
+        obs[:, 10:12] = self.ai_vel
+        return (obs / OBS_SCALE).astype(np.float32)
 
     def draw(self, index: int) -> np.ndarray:
         if self._canvas is None:

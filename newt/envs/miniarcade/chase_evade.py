@@ -15,17 +15,27 @@ ROLE_CHANGE_R = ARENA_R - CHAR_R - 15
 PILLAR_R, ORBIT_R, PILLAR_SPIN = 12, 40, 0.01
 CATCH_DIST = 2 * CHAR_R
 ORANGE, GREEN = (255, 140, 0), (70, 160, 70)
+#: The pillars' angles on their orbit at phase 0.
+PILLAR_ANGLES = 2 * np.pi * np.arange(3) / 3
+#: Divisors of the observation's entries (the agent's role is 0 or 1).
+OBS_SCALE = np.array([224.0] * 2 + [SPEED] * 2 + [224.0] * 2 + [SPEED] * 2 + [1.0] + [224.0] * 6)
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    norm = np.hypot(v[..., 0], v[..., 1])[..., None]
-    return v / np.where(norm > 0, norm, 1.0)
+def _unit(v: np.ndarray, norm: np.ndarray | None = None) -> np.ndarray:
+    """``v`` scaled to length 1 (zero vectors stay zero); ``norm``: its length, if already known."""
+    if norm is None:
+        norm = np.hypot(v[..., 0], v[..., 1])
+    return v / np.where(norm > 0, norm, 1.0)[..., None]
 
 
 def _clamp_radius(p: np.ndarray, radius: float) -> np.ndarray:
     d = p - CENTRE
-    dist = np.hypot(d[:, 0], d[:, 1])[:, None]
-    return np.where(dist > radius, CENTRE + d * radius / np.maximum(dist, 1e-9), p)
+    dist = np.hypot(d[:, 0], d[:, 1])
+    outside = dist > radius
+    if not np.count_nonzero(outside):  # guarded: almost always inside, and the pull-in costs ~5 calls
+        return p
+    dist = dist[:, None]
+    return np.where(outside[:, None], CENTRE + d * radius / np.maximum(dist, 1e-9), p)
 
 
 class ChaseEvade(MiniArcadeGame):
@@ -66,9 +76,14 @@ class ChaseEvade(MiniArcadeGame):
         self._canvas = None
 
     def _place_pillars(self) -> None:
-        angles = self.pillar_phase[:, None] + 2 * np.pi * np.arange(3) / 3
-        angles = angles + (self.pillar_dir * PILLAR_SPIN * self.steps)[:, None]
-        self.pillars = CENTRE + ORBIT_R * np.stack([np.cos(angles), np.sin(angles)], axis=-1)
+        angles = self.pillar_phase[:, None] + PILLAR_ANGLES
+        angles += (self.pillar_dir * PILLAR_SPIN * self.steps)[:, None]
+        pillars = np.empty((self.num_envs, 3, 2))
+        np.cos(angles, out=pillars[..., 0])
+        np.sin(angles, out=pillars[..., 1])
+        pillars *= ORBIT_R
+        pillars += CENTRE
+        self.pillars = pillars
 
     def _reset(self, mask: np.ndarray) -> None:
         k = int(mask.sum())
@@ -92,37 +107,59 @@ class ChaseEvade(MiniArcadeGame):
         to_pillars = self.pillars - p[:, None, :]
         dist = np.hypot(to_pillars[..., 0], to_pillars[..., 1])
         hit = dist < PILLAR_R + CHAR_R
-        if not hit.any():
+        if not np.count_nonzero(hit):
             return p, v
-        n = to_pillars / np.where(dist > 0, dist, 1.0)[..., None]
+        n = _unit(to_pillars, dist)
         depth = np.where(hit, PILLAR_R + CHAR_R - dist + 0.5, 0.0)
         p = p - (n * depth[..., None]).sum(axis=1)
         vn = (v[:, None, :] * n).sum(axis=-1)
         v = v - (2 * np.where(hit & (vn > 0), vn, 0.0)[..., None] * n).sum(axis=1)
         return p, v
 
-    def _ai_direction(self, agent: np.ndarray) -> np.ndarray:
-        """Unit heading of the AI, reacting to the agent's position after this step's move."""
+    def _pursuit(self, agent: np.ndarray) -> np.ndarray:
+        """Unit heading of a pursuing AI: toward the agent, steering around nearby pillars."""
         ai = self.ai
         to_pillars = ai[:, None, :] - self.pillars
         pillar_dist = np.hypot(to_pillars[..., 0], to_pillars[..., 1])
-        # Pursuit: head for the agent, steering around nearby pillars.
-        avoid = np.where(pillar_dist < 36, (36 - pillar_dist) / 36, 0.0)[..., None] * _unit(to_pillars)
-        pursue = _unit(_unit(agent - ai) + avoid.sum(axis=1))
-        # Evasion: run away, keep off the rim, hide behind pillars, zig-zag when close.
+        avoid = np.where(pillar_dist < 36, (36 - pillar_dist) / 36, 0.0)[..., None] * _unit(to_pillars, pillar_dist)
+        return _unit(_unit(agent - ai) + avoid.sum(axis=1))
+
+    def _evasion(self, agent: np.ndarray) -> np.ndarray:
+        """Unit heading of an evading AI: run away, keep off the rim, hide behind pillars,
+        zig-zag when close.
+
+        The rim and hiding terms are added only where they are non-zero: adding a zero vector
+        changes nothing here (the heading has no ``-0.0`` components to turn into ``+0.0``).
+        """
+        ai = self.ai
         away = agent - ai
         flee = _unit(ai - agent)
         from_centre = ai - CENTRE
-        flee -= 0.5 * _unit(from_centre) * (np.hypot(from_centre[:, 0], from_centre[:, 1]) > 72)[:, None]
+        centre_dist = np.hypot(from_centre[:, 0], from_centre[:, 1])
+        near_rim = centre_dist > 72
+        if np.count_nonzero(near_rim):
+            flee -= 0.5 * _unit(from_centre, centre_dist) * near_rim[:, None]
         behind = ((agent[:, None, :] - self.pillars) * (ai[:, None, :] - self.pillars)).sum(-1) < 0
-        flee += 0.02 * ((self.pillars - ai[:, None, :]) * behind[..., None]).sum(axis=1)
-        close = np.hypot(away[:, 0], away[:, 1]) < 36
-        if (close & ~self.agent_evades).any():
+        if np.count_nonzero(behind):
+            flee += 0.02 * ((self.pillars - ai[:, None, :]) * behind[..., None]).sum(axis=1)
+        zig_zag = (np.hypot(away[:, 0], away[:, 1]) < 36) & ~self.agent_evades
+        if np.count_nonzero(zig_zag):
             perp = _unit(np.stack([away[:, 1], -away[:, 0]], axis=1))
             signs = self.rng.choice((-1.0, 1.0), (self.num_envs, 2))
-            flee += np.where((close & ~self.agent_evades)[:, None], 0.2 * perp * signs, 0.0)
-        flee = _unit(flee)
-        return np.where(self.agent_evades[:, None], pursue, flee)
+            flee += np.where(zig_zag[:, None], 0.2 * perp * signs, 0.0)
+        return _unit(flee)
+
+    def _ai_direction(self, agent: np.ndarray) -> np.ndarray:
+        """Unit heading of the AI, reacting to the agent's position after this step's move.
+
+        Each heading is computed only if some env needs it (one env needs one of them).
+        """
+        evading = np.count_nonzero(self.agent_evades)
+        if evading == self.num_envs:
+            return self._pursuit(agent)
+        if not evading:
+            return self._evasion(agent)
+        return np.where(self.agent_evades[:, None], self._pursuit(agent), self._evasion(agent))
 
     def _play(self, action: np.ndarray, playing: np.ndarray) -> None:
         agent_speed = np.where(self.agent_evades, EVADER_SPEED, SPEED)[:, None]
@@ -133,18 +170,20 @@ class ChaseEvade(MiniArcadeGame):
         ai_vel = self._ai_direction(agent) * ai_speed
         ai = _clamp_radius(self.ai + ai_vel, PLAY_R)
         ai, ai_vel = self._push_out(ai, ai_vel)
-        m = playing[:, None]
-        self.agent, self.agent_vel = np.where(m, agent, self.agent), np.where(m, agent_vel, self.agent_vel)
-        self.ai, self.ai_vel = np.where(m, ai, self.ai), np.where(m, ai_vel, self.ai_vel)
-        gap = self.agent - self.ai
-        caught = playing & (np.hypot(gap[:, 0], gap[:, 1]) < CATCH_DIST)
-        if caught.any():
-            self.flash[caught] = 12
-            self.flash_pos[caught] = (self.agent[caught] + self.ai[caught]) / 2
-            self.flash_agent_caught[caught] = self.agent_evades[caught]
-            self.agent_evades ^= caught
-            self.role_change |= caught
-            self.role_counter[caught] = 0
+        if np.count_nonzero(~playing):  # the envs changing roles keep their characters' state
+            m = playing[:, None]
+            agent, agent_vel = np.where(m, agent, self.agent), np.where(m, agent_vel, self.agent_vel)
+            ai, ai_vel = np.where(m, ai, self.ai), np.where(m, ai_vel, self.ai_vel)
+        self.agent, self.agent_vel, self.ai, self.ai_vel = agent, agent_vel, ai, ai_vel
+
+    def _catch(self, caught: np.ndarray) -> None:
+        """Swap the roles where the pursuer caught the evader, and start the role change."""
+        self.flash[caught] = 12
+        self.flash_pos[caught] = (self.agent[caught] + self.ai[caught]) / 2
+        self.flash_agent_caught[caught] = self.agent_evades[caught]
+        self.agent_evades ^= caught
+        self.role_change |= caught
+        self.role_counter[caught] = 0
 
     def _change_roles(self, changing: np.ndarray) -> None:
         self.role_counter[changing] += 1
@@ -166,25 +205,31 @@ class ChaseEvade(MiniArcadeGame):
     def _step(self, action: np.ndarray):
         self._place_pillars()
         changing = self.role_change.copy()
-        if changing.any():
+        n_changing = np.count_nonzero(changing)
+        if n_changing:
             self._change_roles(changing)
-        if not changing.all():
+        if n_changing < self.num_envs:
             self._play(action.astype(float), ~changing)
         gap = self.agent - self.ai
-        reward = np.where(self.agent_evades, 0.1, -0.1) * np.hypot(gap[:, 0], gap[:, 1]) / 90.0
+        distance = np.hypot(gap[:, 0], gap[:, 1])
+        caught = ~changing & (distance < CATCH_DIST)
+        if np.count_nonzero(caught):
+            self._catch(caught)
+        reward = np.where(self.agent_evades, 0.1, -0.1) * distance / 90.0
         self.steps += 1
         return reward, np.zeros(self.num_envs, np.float32)
 
     def observation(self) -> np.ndarray:
+        # Gather the raw state, then scale it with one division instead of one per field.
         n = self.num_envs
-        obs = np.empty((n, self.obs_dim), np.float32)
-        obs[:, 0:2] = self.agent / 224.0
-        obs[:, 2:4] = self.agent_vel / SPEED
-        obs[:, 4:6] = self.ai / 224.0
-        obs[:, 6:8] = self.ai_vel / SPEED
+        obs = np.empty((n, self.obs_dim))
+        obs[:, 0:2] = self.agent
+        obs[:, 2:4] = self.agent_vel
+        obs[:, 4:6] = self.ai
+        obs[:, 6:8] = self.ai_vel
         obs[:, 8] = self.agent_evades
-        obs[:, 9:15] = (self.pillars / 224.0).reshape(n, 6)
-        return obs
+        obs[:, 9:15] = self.pillars.reshape(n, 6)
+        return (obs / OBS_SCALE).astype(np.float32)
 
     def _draw_character(self, s, pg, pos, color, step: int, moving: bool) -> None:
         x, y = int(pos[0]), int(pos[1])

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, rects_overlap, trunc, vertical_gradient
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, trunc, vertical_gradient
 from newt.envs.miniarcade.cowboy import AGENT_H, AGENT_W, AGENT_X, GROUND_Y, REST_Y, SCROLL, draw_runner, runner_physics
 
 MAX_COINS = 5
 COIN_R = 9
 COIN_Y_LOW, COIN_Y_HIGH = 173, 83
+#: Divisors of the observation's entries.
+OBS_SCALE = np.array([224.0, 10.0] + [224.0] * 2 * MAX_COINS)
 
 
 class CoinRun(MiniArcadeGame):
@@ -76,34 +78,40 @@ class CoinRun(MiniArcadeGame):
         self._scroll_scenery()
         done = ~self.live | (self.coins[:, :, 0] < -COIN_R)
         respawn = done.all(axis=1)
-        if respawn.any():
+        if np.count_nonzero(respawn):
             self._spawn(respawn)
-        cx, cy = self.coins[:, :, 0], self.coins[:, :, 1]
-        hit = self.live & rects_overlap(
-            cx - COIN_R, cy - COIN_R, 2 * COIN_R, 2 * COIN_R, AGENT_X, trunc(self.y)[:, None], AGENT_W, AGENT_H
-        )
-        self.live &= ~hit
         self.steps += 1
+        cx, cy = self.coins[:, :, 0], self.coins[:, :, 1]
+        # rects_overlap of each coin's box (centre +- COIN_R) with the runner's, per axis: the coin's
+        # centre lies strictly inside the runner's box grown by COIN_R (integers, so the same test).
+        hit = self.live & (cx > AGENT_X - COIN_R) & (cx < AGENT_X + AGENT_W + COIN_R)
+        if not np.count_nonzero(hit):  # guarded: most steps no coin is level with the runner
+            return np.zeros(self.num_envs, np.float32), np.zeros(self.num_envs, np.float32)
+        dy = cy - trunc(self.y)[:, None]
+        hit &= (dy > -COIN_R) & (dy < AGENT_H + COIN_R)
+        self.live &= ~hit
         return hit.sum(axis=1).astype(np.float32), np.zeros(self.num_envs, np.float32)
 
     def _scroll_scenery(self) -> None:
         self.pebbles[:, :, 0] -= SCROLL
         gone = self.pebbles[:, :, 0] < -5
-        if gone.any():
+        if np.count_nonzero(gone):
             self.pebbles[gone, 0] = 224 + self.rng.uniform(0, 20, int(gone.sum()))
             self.pebbles[gone, 1] = GROUND_Y + self.rng.uniform(1, 4, int(gone.sum()))
         self.clouds[:, :, 0] -= self.clouds[:, :, 3]
         gone = self.clouds[:, :, 0] < -3 * self.clouds[:, :, 2]
-        if gone.any():
+        if np.count_nonzero(gone):
             k = int(gone.sum())
             self.clouds[gone] = self._new_cloud(k, 224 + self.rng.uniform(0, 60, k))
 
     def observation(self) -> np.ndarray:
-        obs = np.empty((self.num_envs, self.obs_dim), np.float32)
-        obs[:, 0] = (self.y - REST_Y) / 224.0
-        obs[:, 1] = self.v / 10.0
-        obs[:, 2:] = np.where(self.live[:, :, None], self.coins / 224.0, -1.0).reshape(self.num_envs, -1)
-        return obs
+        # Gather the raw state, then scale it with one division instead of one per field;
+        # collected or missing coins read -224, which scales to -1.
+        obs = np.empty((self.num_envs, self.obs_dim))
+        obs[:, 0] = self.y - REST_Y
+        obs[:, 1] = self.v
+        obs[:, 2:] = np.where(self.live[:, :, None], self.coins, -224).reshape(self.num_envs, -1)
+        return (obs / OBS_SCALE).astype(np.float32)
 
     def _background(self) -> np.ndarray:
         image = vertical_gradient((173, 216, 230), (255, 182, 193), rows=slice(0, GROUND_Y))

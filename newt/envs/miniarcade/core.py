@@ -10,6 +10,11 @@ import abc
 import numpy as np
 
 
+# float32 bounds of the action: 0-d arrays of the action's dtype skip the per-call conversion
+# of a Python float (~0.2 µs per numpy call, hot for one env) and keep the result float32.
+_ACTION_LOW, _ACTION_HIGH = np.array(-1.0, np.float32), np.array(1.0, np.float32)
+
+
 class MiniArcadeGame(abc.ABC):
     """Base class of a batched MiniArcade game.
 
@@ -59,7 +64,7 @@ class MiniArcadeGame(abc.ABC):
         Returns:
             ``(observation [N, obs_dim] float32, reward [N] float32, success [N] float32)``.
         """
-        action = clip(np.asarray(action, dtype=np.float32), -1.0, 1.0)
+        action = clip(np.asarray(action, dtype=np.float32), _ACTION_LOW, _ACTION_HIGH)
         reward, success = self._step(action)
         return self.observation(), np.asarray(reward, np.float32), np.asarray(success, np.float32)
 
@@ -100,8 +105,15 @@ def clip(x, lo, hi) -> np.ndarray:
 
 
 def trunc(x) -> np.ndarray:
-    """Truncate toward zero to ``int64``, as Python's ``int()`` does for pixel rectangles."""
-    return np.trunc(x).astype(np.int64)
+    """Truncate toward zero to ``int64``, as Python's ``int()`` does for pixel rectangles.
+
+    numpy's float-to-int cast truncates toward zero itself, so no ``np.trunc`` call is needed.
+
+    Example:
+        >>> trunc(np.array([-1.7, -0.5, 0.5, 2.9])).tolist()
+        [-1, 0, 0, 2]
+    """
+    return np.asarray(x).astype(np.int64)
 
 
 def masked_set(array: np.ndarray, mask: np.ndarray, value) -> None:

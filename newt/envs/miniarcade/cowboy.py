@@ -12,8 +12,12 @@ GRAVITY = 1.0
 JUMP_SPEED = 12.0
 SCROLL = 10
 SPAWN_X = 264
+#: Divisors of the observation's entries.
+OBS_SCALE = np.array([224.0, 10.0, 224.0])
 #: Per variant: hitbox (top, width, height) and the cactus parts (x offset, top, width, height).
 HITBOX = np.array([(159, 15, 25), (144, 20, 40), (144, 40, 40), (144, 40, 40)])
+# Its columns as separate tables: three 1-D lookups cost a fifth of one row lookup and unpacking.
+HITBOX_TOP, HITBOX_W, HITBOX_H = (np.ascontiguousarray(column) for column in HITBOX.T)
 PARTS = (
     ((0, 159, 15, 25),),
     ((0, 144, 20, 40),),
@@ -28,7 +32,7 @@ def runner_physics(y: np.ndarray, v: np.ndarray, action: np.ndarray) -> tuple[np
     v = np.where(jump, -JUMP_SPEED * action, v) + GRAVITY
     y = y + v
     landed = y > REST_Y
-    return np.where(landed, float(REST_Y), y), np.where(landed, 0.0, v)
+    return np.minimum(y, float(REST_Y)), np.where(landed, 0.0, v)
 
 
 def draw_runner(c: Canvas, y: float, step: int, airborne: bool, cowboy: bool) -> None:
@@ -100,23 +104,27 @@ class Cowboy(MiniArcadeGame):
 
     def _step(self, action: np.ndarray):
         self.y, self.v = runner_physics(self.y, self.v, action[:, 0])
-        top, width, height = HITBOX[self.variant].T
+        variant = self.variant
+        top, width, height = HITBOX_TOP[variant], HITBOX_W[variant], HITBOX_H[variant]
         hx = self.obstacle_x
         hit = rects_overlap(AGENT_X, trunc(self.y), AGENT_W, AGENT_H, hx, top, width, height)
-        overlap_x = np.minimum(AGENT_X + AGENT_W, hx + width) - np.maximum(AGENT_X, hx)
-        on_top = hit & (self.v > 0) & (overlap_x / AGENT_W > 0.5) & (self.y + AGENT_H > top)
-        self.y = np.where(on_top, top - AGENT_H, self.y).astype(float)
-        self.v = np.where(on_top, 0.0, self.v)
-        self.collided = rects_overlap(AGENT_X, trunc(self.y), AGENT_W, AGENT_H, hx, top, width, height)
-        moving = ~self.collided
-        self.obstacle_x = np.where(moving, hx - SCROLL, hx)
-        self.pebbles[moving, :, 0] -= SCROLL
+        falling_on = hit & (self.v > 0)
+        if np.count_nonzero(falling_on):  # land on the cactus top if mostly above it, else stay pinned
+            overlap_x = np.minimum(AGENT_X + AGENT_W, hx + width) - np.maximum(AGENT_X, hx)
+            on_top = falling_on & (overlap_x / AGENT_W > 0.5) & (self.y + AGENT_H > top)
+            self.y = np.where(on_top, top - AGENT_H, self.y).astype(float)
+            self.v = np.where(on_top, 0.0, self.v)
+            hit = rects_overlap(AGENT_X, trunc(self.y), AGENT_W, AGENT_H, hx, top, width, height)
+        self.collided = hit
+        scroll = SCROLL * ~hit  # the scenery stops while the runner is pinned
+        self.obstacle_x = hx - scroll
+        self.pebbles[:, :, 0] -= scroll[:, None]
         gone = self.pebbles[:, :, 0] < 0
-        if gone.any():
+        if np.count_nonzero(gone):
             self.pebbles[gone, 0] = 224 + self.rng.uniform(0, 20, int(gone.sum()))
             self.pebbles[gone, 1] = GROUND_Y + self.rng.uniform(1, 4, int(gone.sum()))
-        passed = self.obstacle_x + width < 0
-        if passed.any():
+        passed = hx + width < scroll  # the cactus's right edge, once scrolled, is off screen
+        if np.count_nonzero(passed):
             self._spawn(passed)
             self.collided &= ~passed
         self.steps += 1
@@ -124,11 +132,12 @@ class Cowboy(MiniArcadeGame):
         return reward, np.zeros(self.num_envs, np.float32)
 
     def observation(self) -> np.ndarray:
-        obs = np.empty((self.num_envs, 3), np.float32)
-        obs[:, 0] = (self.y - REST_Y) / 224.0
-        obs[:, 1] = self.v / 10.0
-        obs[:, 2] = self.obstacle_x / 224.0
-        return obs
+        # Gather the raw state, then scale it with one division instead of one per field.
+        obs = np.empty((self.num_envs, 3))
+        obs[:, 0] = self.y - REST_Y
+        obs[:, 1] = self.v
+        obs[:, 2] = self.obstacle_x
+        return (obs / OBS_SCALE).astype(np.float32)
 
     def _background(self) -> np.ndarray:
         image = vertical_gradient((150, 190, 220), (210, 220, 235))

@@ -10,6 +10,10 @@ HELI_W, HELI_H = 28, 18
 THRUST, DAMPING, GRAVITY = 0.6, 0.96, 0.2
 DECK_W, DECK_H, DECK_TOP, DECK_CY = 70, 12, 183, 189
 HALF_DECK = DECK_W // 2
+#: Bounds of the helicopter's top-left corner.
+HELI_MAX = np.array([224.0 - HELI_W, 224.0 - HELI_H])
+#: Divisors of the observation's entries.
+OBS_SCALE = np.array([224.0, 224.0, 10.0, 10.0, 224.0, 224.0, 5.0])
 
 
 class Landing(MiniArcadeGame):
@@ -53,64 +57,76 @@ class Landing(MiniArcadeGame):
         self.stars[mask, :, 1] = self.rng.uniform(0, WATER_Y - 10, (k, 40))
 
     def _step(self, action: np.ndarray):
-        vx = self.vel[:, 0] + THRUST * action[:, 0]
-        vy = self.vel[:, 1] + THRUST * action[:, 1] + GRAVITY
-        x = clip(self.pos[:, 0] + vx, 0.0, 224.0 - HELI_W)
-        y = clip(self.pos[:, 1] + vy, 0.0, 224.0 - HELI_H)
-        vx, vy = vx * DAMPING, vy * DAMPING
+        vel = self.vel + THRUST * action
+        vel[:, 1] += GRAVITY
+        pos = clip(self.pos + vel, 0.0, HELI_MAX)
+        vel *= DAMPING
         ship_x = self.ship_x + self.ship_dir * self.ship_speed
-        at_left, at_right = ship_x - HALF_DECK <= 0, ship_x + HALF_DECK >= 224
-        ship_x = np.where(at_left, HALF_DECK, np.where(at_right, 224 - HALF_DECK, ship_x))
-        self.ship_dir = np.where(at_left, 1.0, np.where(at_right, -1.0, self.ship_dir))
+        at_left, at_right = ship_x <= HALF_DECK, ship_x >= 224 - HALF_DECK
+        if np.count_nonzero(at_left | at_right):  # the ship turns at either end of its run
+            ship_x = np.where(at_left, HALF_DECK, np.where(at_right, 224 - HALF_DECK, ship_x))
+            self.ship_dir = np.where(at_left, 1.0, np.where(at_right, -1.0, self.ship_dir))
         self.ship_x = ship_x
         deck_l = trunc(ship_x - HALF_DECK)
-        deck_r = deck_l + DECK_W
-        hl, ht = trunc(x), trunc(y)
-        v_pre = vy
-        hit = rects_overlap(hl, ht, HELI_W, HELI_H, deck_l, DECK_TOP, DECK_W, DECK_H)
-        if hit.any():
+        heli = trunc(pos)
+        # The helicopter's top-left corner in the deck's frame for x (relative to its left edge).
+        offset_x, ht = heli[:, 0] - deck_l, heli[:, 1]
+        hit = rects_overlap(offset_x, ht, HELI_W, HELI_H, 0, DECK_TOP, DECK_W, DECK_H)
+        v_pre = vel[:, 1]  # the touchdown penalty's fall speed: read before the lock changes vel
+        if np.count_nonzero(hit):  # push the helicopter out of the deck along the shallower axis
+            v_pre = v_pre.copy()  # ... and before the push
+            x, y, vx, vy = pos[:, 0], pos[:, 1], vel[:, 0], vel[:, 1]  # views: the updates write through
+            hl = heli[:, 0]
+            deck_r = deck_l + DECK_W
             pen_x = np.minimum(hl + HELI_W - deck_l, deck_r - hl)
             pen_y = np.minimum(ht + HELI_H - DECK_TOP, DECK_TOP + DECK_H - ht)
             vertical = hit & (pen_y <= pen_x)
             above = ht + HELI_H // 2 < DECK_CY
             top, bottom = vertical & above, vertical & ~above
-            y = np.where(top, DECK_TOP - HELI_H, np.where(bottom, DECK_TOP + DECK_H, y))
-            vy = np.where(top, np.minimum(vy, 0.0), np.where(bottom, np.maximum(vy, 0.0), vy))
-            vx = np.where(top, 0.9 * vx, vx)
+            y[:] = np.where(top, DECK_TOP - HELI_H, np.where(bottom, DECK_TOP + DECK_H, y))
+            vy[:] = np.where(top, np.minimum(vy, 0.0), np.where(bottom, np.maximum(vy, 0.0), vy))
+            vx[:] = np.where(top, 0.9 * vx, vx)
             side = hit & ~vertical
             left = side & (hl + HELI_W // 2 < deck_l + HALF_DECK)
             right = side & ~left
-            x = np.where(left, deck_l - HELI_W, np.where(right, deck_r, x))
-            vx = np.where(left, np.minimum(vx, 0.0), np.where(right, np.maximum(vx, 0.0), vx))
-            hl, ht = trunc(x), trunc(y)
-        contact = (hl + HELI_W > deck_l + 4) & (hl < deck_r - 4) & (np.abs(ht + HELI_H - DECK_TOP) <= 3)
-        u = self.ship_dir * self.ship_speed
-        vx = np.where(contact, 0.7 * vx + 0.3 * u, vx)
-        self.locked = contact & (self.locked | ((np.abs(vy) < 0.2) & (np.abs(vx - u) < 0.2)))
-        vx = np.where(self.locked, u, vx)
-        vy = np.where(self.locked, np.minimum(vy, 0.0), vy)
-        y = np.where(self.locked, float(DECK_TOP - HELI_H), y)
-        self.pos = np.stack([x, y], axis=1)
-        self.vel = np.stack([vx, vy], axis=1)
-        # Reward, from the rectangle before the lock snap.
-        hcx, hcy = hl + HELI_W // 2, ht + HELI_H // 2
-        centring = clip(np.abs(hcx - (deck_l + HALF_DECK)) / HALF_DECK, 0.0, 1.0)
-        reward = np.where(contact, 0.1 + 0.9 * (1.0 - centring), 0.0)
-        reward -= 0.001 * np.maximum(vy, 0.0)
-        reward -= np.where(contact & ~self.contact, np.minimum(10.0, 2.0 * np.maximum(0.0, v_pre)), 0.0)
-        hover = 0.025 * (1.0 - centring) + 0.1 * (1.0 - clip(np.abs(hcy - DECK_CY) / 224.0, 0.0, 1.0))
-        reward += np.where(hcy > DECK_TOP, -0.5, hover)
-        self.contact = contact
+            x[:] = np.where(left, deck_l - HELI_W, np.where(right, deck_r, x))
+            vx[:] = np.where(left, np.minimum(vx, 0.0), np.where(right, np.maximum(vx, 0.0), vx))
+            heli = trunc(pos)
+            offset_x, ht = heli[:, 0] - deck_l, heli[:, 1]
+        contact = (offset_x > 4 - HELI_W) & (offset_x < DECK_W - 4) & (np.abs(ht + (HELI_H - DECK_TOP)) <= 3)
+        # 1 - (distance between the centres / half the deck, capped at 1).
+        closeness = 1.0 - np.minimum(np.abs(offset_x + (HELI_W // 2 - HALF_DECK)) / HALF_DECK, 1.0)
+        landing_bonus = touchdown_penalty = 0.0  # off the deck: subtracting 0.0 leaves the reward as is
+        if np.count_nonzero(contact):  # guarded: off the deck nothing here applies
+            landing_bonus = np.where(contact, 0.1 + 0.9 * closeness, 0.0)
+            touchdown = contact & ~self.contact
+            touchdown_penalty = np.where(touchdown, np.minimum(10.0, 2.0 * np.maximum(0.0, v_pre)), 0.0)
+            u = self.ship_dir * self.ship_speed
+            vx, vy = vel[:, 0], vel[:, 1]
+            vx[:] = np.where(contact, 0.7 * vx + 0.3 * u, vx)
+            self.locked = contact & (self.locked | ((np.abs(vy) < 0.2) & (np.abs(vx - u) < 0.2)))
+            vx[:] = np.where(self.locked, u, vx)
+            vy[:] = np.where(self.locked, np.minimum(vy, 0.0), vy)
+            pos[:, 1] = np.where(self.locked, float(DECK_TOP - HELI_H), pos[:, 1])
+        else:
+            self.locked = np.zeros(self.num_envs, bool)
+        self.pos, self.vel, self.contact = pos, vel, contact
+        # Reward, from the rectangle before the lock snap. The hover term's distance to the deck
+        # centre row is at most 180/224 (the helicopter stays in the frame): no clip to 1 needed.
+        hover = 0.025 * closeness + 0.1 * (1.0 - np.abs(ht + (HELI_H // 2 - DECK_CY)) / 224.0)
+        reward = landing_bonus - 0.001 * np.maximum(vel[:, 1], 0.0) - touchdown_penalty
+        reward += np.where(ht > DECK_TOP - HELI_H // 2, -0.5, hover)  # centre below the deck top
         return reward, np.zeros(self.num_envs, np.float32)
 
     def observation(self) -> np.ndarray:
-        obs = np.empty((self.num_envs, self.obs_dim), np.float32)
-        obs[:, 0:2] = self.pos / 224.0
-        obs[:, 2:4] = self.vel / 10.0
-        obs[:, 4] = self.ship_x / 224.0
-        obs[:, 5] = DECK_CY / 224.0
-        obs[:, 6] = self.ship_dir * self.ship_speed / 5.0
-        return obs
+        # Gather the raw state, then scale it with one division instead of one per field.
+        obs = np.empty((self.num_envs, self.obs_dim))
+        obs[:, 0:2] = self.pos
+        obs[:, 2:4] = self.vel
+        obs[:, 4] = self.ship_x
+        obs[:, 5] = DECK_CY
+        obs[:, 6] = self.ship_dir * self.ship_speed
+        return (obs / OBS_SCALE).astype(np.float32)
 
     def draw(self, index: int) -> np.ndarray:
         if self._canvas is None:

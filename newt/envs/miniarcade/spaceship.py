@@ -11,6 +11,12 @@ SCROLL, STAR_SCROLL = 12, 6
 COIN_R, ASTEROID_R = 9, 18
 MAX_COINS = 4
 N_STARS = 50
+#: Bounds of the ship's top-left corner.
+SHIP_MAX = np.array([224.0 - SHIP_W, 224.0 - SHIP_H])
+#: A coin touches the ship when its centre is within (-COIN_R, COIN_REACH) of the ship's corner.
+COIN_REACH = np.array([SHIP_W + COIN_R, SHIP_H + COIN_R])
+#: Divisors of the observation's entries.
+OBS_SCALE = np.array([224.0, 224.0, 10.0, 10.0] + [224.0] * 10)
 
 
 class Spaceship(MiniArcadeGame):
@@ -97,41 +103,47 @@ class Spaceship(MiniArcadeGame):
         self.vel += THRUST * action
         self.pos += self.vel
         self.vel *= DAMPING
-        self.pos = clip(self.pos, 0.0, (224.0 - SHIP_W, 224.0 - SHIP_H))
-        sx, sy = trunc(self.pos[:, 0]), trunc(self.pos[:, 1])
+        self.pos = clip(self.pos, 0.0, SHIP_MAX)
+        ship = trunc(self.pos)
         reward = np.zeros(self.num_envs, np.float32)
         active = self.asteroid_active
-        if active.any():
+        if np.count_nonzero(active):
             self.asteroid[active, 0] -= SCROLL
             self.asteroid_angle[active] += 0.02
             self.asteroid_active = active & (self.asteroid[:, 0] >= -ASTEROID_R)
             ax, ay = trunc(self.asteroid[:, 0] - ASTEROID_R), trunc(self.asteroid[:, 1] - ASTEROID_R)
-            hit = rects_overlap(sx, sy, SHIP_W, SHIP_H, ax, ay, 36, 36)
+            hit = rects_overlap(ship[:, 0], ship[:, 1], SHIP_W, SHIP_H, ax, ay, 36, 36)
             self.collided = np.where(active, hit, self.collided)
             reward -= 2.0 * (active & hit)
         self.coins[:, :, 0] -= SCROLL
         self.stars[:, :, 0] -= STAR_SCROLL
         wrapped = self.stars[:, :, 0] < 0
-        if wrapped.any():
+        if np.count_nonzero(wrapped):
             self.stars[wrapped, 0] = 224.0
             self.stars[wrapped, 1] = self.rng.uniform(0, 224, int(wrapped.sum()))
         respawn = (~self.live | (self.coins[:, :, 0] < -COIN_R)).all(axis=1)
-        if respawn.any():
+        if np.count_nonzero(respawn):
             self._spawn(respawn)
-        cx, cy = self.coins[:, :, 0], self.coins[:, :, 1]
-        got = self.live & rects_overlap(cx - COIN_R, cy - COIN_R, 18, 18, sx[:, None], sy[:, None], SHIP_W, SHIP_H)
-        self.live &= ~got
-        reward += got.sum(axis=1)
+        # rects_overlap of each coin's box (centre +- COIN_R) with the ship's, per axis: the coin's
+        # centre lies strictly inside the ship's box grown by COIN_R (integers, so the same test).
+        offset = self.coins - ship[:, None, :]
+        inside = (offset > -COIN_R) & (offset < COIN_REACH)
+        got = self.live & inside[:, :, 0] & inside[:, :, 1]
+        if np.count_nonzero(got):
+            self.live &= ~got
+            reward += got.sum(axis=1)
         return reward, np.zeros(self.num_envs, np.float32)
 
     def observation(self) -> np.ndarray:
+        # Gather the raw state, then scale it with one division instead of one per field;
+        # missing coins and an inactive asteroid read -224, which scales to -1.
         n = self.num_envs
-        obs = np.empty((n, self.obs_dim), np.float32)
-        obs[:, 0:2] = self.pos / 224.0
-        obs[:, 2:4] = self.vel / 10.0
-        obs[:, 4:12] = np.where(self.live[:, :, None], self.coins / 224.0, -1.0).reshape(n, -1)
-        obs[:, 12:14] = np.where(self.asteroid_active[:, None], self.asteroid / 224.0, -1.0)
-        return obs
+        obs = np.empty((n, self.obs_dim))
+        obs[:, 0:2] = self.pos
+        obs[:, 2:4] = self.vel
+        obs[:, 4:12] = np.where(self.live[:, :, None], self.coins, -224).reshape(n, -1)
+        obs[:, 12:14] = np.where(self.asteroid_active[:, None], self.asteroid, -224.0)
+        return (obs / OBS_SCALE).astype(np.float32)
 
     def draw(self, index: int) -> np.ndarray:
         if self._canvas is None:
