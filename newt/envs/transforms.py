@@ -372,6 +372,11 @@ class MMBenchLayoutEnv(EnvBase):
             tensordict.set(key, padded)
         return self._forward(out)
 
+    def _step_proc_data(self, next_tensordict_out: TensorDictBase) -> TensorDictBase:
+        # The layout adds no reward or done entries: the wrapped env's own post-processing
+        # applies (a no-op for envs such as MiniArcade that write complete outputs).
+        return self.base_env._step_proc_data(next_tensordict_out)
+
     def _set_seed(self, seed: int | None) -> None:
         self.base_env.set_seed(seed)
 
