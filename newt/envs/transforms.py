@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 
 import torch
-from tensordict import TensorDictBase
+from tensordict import TensorDict, TensorDictBase
 from tensordict.utils import NestedKey
 from torchrl.data import Binary, Bounded, Categorical, Composite, TensorSpec, Unbounded
 from torchrl.envs import Compose, EnvBase, Transform
@@ -66,6 +66,16 @@ class PadObservation(Transform):
         super().__init__(in_keys=in_keys, out_keys=in_keys)
         self.max_dim = max_dim
         self._zeros = {}  # (width, dtype, device) -> padding, reused every step
+
+    def _call(self, next_tensordict: TensorDictBase) -> TensorDictBase:
+        # Transform._call's generic key handling, without its per-call overhead (once per step).
+        for key in self.in_keys:
+            obs = next_tensordict.get(key, None)
+            if obs is not None:
+                next_tensordict.set(key, self._apply_transform(obs))
+            elif not self.missing_tolerance:
+                raise KeyError(f"{self}: {key!r} not found in {next_tensordict}")
+        return next_tensordict
 
     def _apply_transform(self, obs: torch.Tensor) -> torch.Tensor:
         width = obs.shape[-1]
@@ -340,11 +350,12 @@ class MMBenchLayoutEnv(EnvBase):
         super().__init__(device=env.device, batch_size=env.batch_size)
         self.base_env = env
         layout = mmbench_layout(task_index, num_tasks, task_embedding, max_obs_dim, max_action_dim)
-        self._transforms = list(layout.to(env.device))
-        self._pad_action = next(t for t in self._transforms if isinstance(t, PadAction))
+        transforms = list(layout.to(env.device))
+        self._pad_observation = next(t for t in transforms if isinstance(t, PadObservation))
+        self._pad_action = next(t for t in transforms if isinstance(t, PadAction))
         observation_spec = env.full_observation_spec.clone()
         action_spec = env.full_action_spec.clone()
-        for t in self._transforms:
+        for t in transforms:
             observation_spec = t.transform_observation_spec(observation_spec)
             action_spec = t.transform_action_spec(action_spec)
         self.full_observation_spec = observation_spec
@@ -352,10 +363,18 @@ class MMBenchLayoutEnv(EnvBase):
         self.full_state_spec = env.full_state_spec.clone()
         self.full_reward_spec = env.full_reward_spec.clone()
         self.full_done_spec = env.full_done_spec.clone()
+        # The action mask, task index and embedding do not depend on the data: the
+        # transforms write them once here, and each output gets a copy.
+        constants = TensorDict(batch_size=self.batch_size, device=self.device)
+        for t in transforms:
+            if t is not self._pad_observation:
+                constants = t._call(constants)
+        self._constant_entries = dict(constants.items())
 
     def _forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        for t in self._transforms:
-            tensordict = t._call(tensordict)
+        tensordict = self._pad_observation._call(tensordict)
+        for key, value in self._constant_entries.items():
+            tensordict.set(key, value.clone())
         return tensordict
 
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:

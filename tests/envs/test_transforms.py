@@ -171,3 +171,21 @@ def test_lean_layout_env_equals_the_transformed_env(base):
     for key in keys:  # success is NaN for DMControl, so compare with equal_nan
         torch.testing.assert_close(tds[0][key], tds[1][key], rtol=0, atol=0, equal_nan=True)
     check_env_specs(lean)
+
+
+def test_lean_layout_env_writes_fresh_constant_entries():
+    env = MMBenchLayoutEnv(RecordingEnv(), task_index=1, num_tasks=3, task_embedding=torch.ones(2))
+    td = env.reset()
+    for key in ("action_mask", "task", "task_embedding"):
+        td[key].zero_()
+    stepped = env.rand_step(td)["next"]
+    assert stepped["action_mask"][:2].all() and stepped["task"].item() == 1
+    assert stepped["task_embedding"].tolist() == [1.0, 1.0]
+
+
+def test_pad_observation_missing_key():
+    pad = PadObservation(4)
+    with pytest.raises(KeyError, match="observation"):
+        pad._call(TensorDict())
+    pad.set_missing_tolerance(True)
+    assert "observation" not in pad._call(TensorDict()).keys()

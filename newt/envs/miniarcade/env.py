@@ -178,9 +178,10 @@ class MiniArcadeEnv(EnvBase):
             raise ValueError(f"action must have shape {expected}, got {tuple(action.shape)}")
         action = action.detach().cpu().numpy().reshape(self.num_envs, self.game.action_dim)
         obs, reward, success = self.game.step(action)
-        self._steps += 1
-        self._return += reward
-        self._success = success
+        # In-place updates: assigning an attribute of an EnvBase goes through its slow __setattr__.
+        self._steps[:] += 1
+        self._return[:] += reward
+        self._success[:] = success
         return self._output(obs, success, reward, self._all_envs)
 
 
