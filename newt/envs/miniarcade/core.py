@@ -104,6 +104,16 @@ def clip(x, lo, hi) -> np.ndarray:
     return np.minimum(np.maximum(x, lo), hi)
 
 
+def clamp(value, lo, hi):
+    """``min(max(value, lo), hi)`` for Python scalars, without two builtin calls (hot in per-env loops).
+
+    Example:
+        >>> clamp(5, 0, 3), clamp(-1.5, -1.0, 1.0), clamp(0.25, 0.0, 1.0)
+        (3, -1.0, 0.25)
+    """
+    return lo if value < lo else hi if value > hi else value
+
+
 def trunc(x) -> np.ndarray:
     """Truncate toward zero to ``int64``, as Python's ``int()`` does for pixel rectangles.
 

@@ -5,12 +5,14 @@ import math
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clamp
 
 ROAD_TOP, ROAD_BOTTOM = 18, 206
 LANE_H = (ROAD_BOTTOM - ROAD_TOP) / 5
 LANES = [ROAD_TOP + LANE_H * (k + 0.5) for k in range(5)]
 CAR_L, CAR_H = 28, 18
+#: Pixel row of the top edge of a car in each lane.
+LANE_TOPS = [int(y - CAR_H / 2) for y in LANES]
 THRUST, DAMPING = 0.65, 0.95
 TRAFFIC_SPEED, YELLOW_SPEED = 6.0, 7.2
 SLOTS = 4
@@ -47,8 +49,30 @@ def traffic_cap(steps: int) -> int:
     return int(math.floor(1 + 3 * min(max(steps / 499, 0.0), 1.0) + 1e-9))
 
 
+#: traffic_cap of each step up to 499, from where it stays at 4.
+_CAPS = [traffic_cap(steps) for steps in range(500)]
+
+
 def nearest_lane(centre_y: float) -> int:
-    return min(range(5), key=lambda k: abs(centre_y - LANES[k]))
+    """The lane whose centre is nearest to ``centre_y`` (the lower one on a tie).
+
+    Example:
+        >>> nearest_lane(LANES[1]), nearest_lane((LANES[1] + LANES[2]) / 2), nearest_lane(500.0)
+        (1, 1, 4)
+    """
+    # The lanes are equally spaced, so centre_y lies in lane k's strip; rounding can only put it
+    # one strip off at a strip's edge, where the exact distances to the neighbours decide.
+    k = clamp(int((centre_y - ROAD_TOP) / LANE_H), 0, 4)
+    if k > 0 and abs(centre_y - LANES[k - 1]) <= abs(centre_y - LANES[k]):
+        return k - 1
+    if k < 4 and abs(centre_y - LANES[k + 1]) < abs(centre_y - LANES[k]):
+        return k + 1
+    return k
+
+
+def _gap_obs(gap: float | None) -> float:
+    """A lane gap as observed: /224 clipped to [0, 1], or -1 without a car ahead."""
+    return -1.0 if gap is None else clamp(gap / 224, 0.0, 1.0)
 
 
 class Highway(MiniArcadeGame):
@@ -129,10 +153,17 @@ class Highway(MiniArcadeGame):
         road.vx = road.vy = 0.0
         road.stuck = None
 
-    def _lane_gap(self, road: _Road, lane: int) -> float | None:
+    @staticmethod
+    def _lane_gaps(road: _Road) -> list[float | None]:
+        """Per lane, the distance from the agent's nose to the nearest car ahead (``None``: no car)."""
         front = road.x + CAR_L
-        gaps = [c.x - front for c in road.cars if c.active and c.lane == lane and c.x - front >= 0]
-        return min(gaps) if gaps else None
+        gaps = [None] * 5
+        for c in road.cars:
+            if c.active:
+                gap = c.x - front
+                if gap >= 0 and (gaps[c.lane] is None or gap < gaps[c.lane]):
+                    gaps[c.lane] = gap
+        return gaps
 
     def _step_road(self, road: _Road, ax: float, ay: float) -> float:
         if not self.compat and road.flash > 0:
@@ -143,11 +174,11 @@ class Highway(MiniArcadeGame):
         road.y += road.vy
         road.vx *= DAMPING
         road.vy *= DAMPING
-        road.x = min(max(road.x, 0.0), 224.0 - CAR_L)
-        road.y = min(max(road.y, float(ROAD_TOP)), float(ROAD_BOTTOM - CAR_H))
+        road.x = clamp(road.x, 0.0, 224.0 - CAR_L)
+        road.y = clamp(road.y, float(ROAD_TOP), float(ROAD_BOTTOM - CAR_H))
         reward = 0.0
         road.dash = (road.dash + 6) % 32
-        cap = traffic_cap(road.steps)
+        cap = _CAPS[min(road.steps, 499)]
         car = road.stuck
         if car is not None:
             if car.kind == YELLOW:
@@ -188,7 +219,7 @@ class Highway(MiniArcadeGame):
             car.x = self._advance(road, car)
             if car.x + car.length < road.x:
                 car.passed = True
-            cy = int(LANES[car.lane] - CAR_H / 2)
+            cy = LANE_TOPS[car.lane]
             cx = int(car.x)
             if road.stuck is None and cx < rx + CAR_L and rx < cx + car.length and cy < ry + CAR_H and ry < cy + CAR_H:
                 car.timer, road.stuck, road.flash = STICK_STEPS, car, 3
@@ -198,7 +229,7 @@ class Highway(MiniArcadeGame):
         centre_y = road.y + CAR_H / 2
         lane = nearest_lane(centre_y)
         reward += 0.01 * math.exp(-(((centre_y - LANES[lane]) / (LANE_H / 2)) ** 2))
-        gap = self._lane_gap(road, lane)
+        gap = self._lane_gaps(road)[lane]
         if gap is None:
             reward += 0.01
         elif gap < 3 * CAR_L:
@@ -210,36 +241,30 @@ class Highway(MiniArcadeGame):
         return reward
 
     def _step(self, action: np.ndarray):
-        reward = np.zeros(self.num_envs, np.float32)
-        for i, road in enumerate(self.roads):
-            reward[i] = self._step_road(road, float(action[i, 0]), float(action[i, 1]))
-        return reward, np.zeros(self.num_envs, np.float32)
+        reward = [self._step_road(road, ax, ay) for road, (ax, ay) in zip(self.roads, action.tolist())]
+        return np.array(reward, np.float32), np.zeros(self.num_envs, np.float32)
 
     def observation(self) -> np.ndarray:
-        obs = np.empty((self.num_envs, self.obs_dim), np.float32)
-        for i, road in enumerate(self.roads):
+        # The rows are dense: one flat list converted once costs less than 24 scalar writes per env.
+        obs = []
+        for road in self.roads:
             centre_y = road.y + CAR_H / 2
             lane = nearest_lane(centre_y)
-            row = [road.x / 224, centre_y / 224, road.vx / 10, road.vy / 10, road.flash / 3]
-            gaps = {}
-            for k in (lane, lane - 1, lane + 1):
-                gap = self._lane_gap(road, k) if 0 <= k < 5 else None
-                gaps[k] = -1.0 if gap is None else min(max(gap / 224, 0.0), 1.0)
-            row.append(gaps[lane])
-            for k in (lane - 1, lane + 1):
-                clear = 0 <= k < 5 and not any(
-                    c.active and c.lane == k and 0 <= c.x - (road.x + CAR_L) <= CLEAR_WINDOW for c in road.cars
-                )
-                row.append(float(clear))
-            row += [gaps[lane - 1], gaps[lane + 1]]
-            row += [min(max((centre_y - LANES[lane]) / (LANE_H / 2), -1.0), 1.0), lane / 4]
+            gaps = self._lane_gaps(road)
+            above = gaps[lane - 1] if lane > 0 else None
+            below = gaps[lane + 1] if lane < 4 else None
+            obs += (road.x / 224, centre_y / 224, road.vx / 10, road.vy / 10, road.flash / 3, _gap_obs(gaps[lane]))
+            # A neighbour lane is clear when it is on the road and its nearest car ahead is beyond CLEAR_WINDOW.
+            obs.append(float(lane > 0 and (above is None or above > CLEAR_WINDOW)))
+            obs.append(float(lane < 4 and (below is None or below > CLEAR_WINDOW)))
+            obs += (_gap_obs(above), _gap_obs(below))
+            obs += (clamp((centre_y - LANES[lane]) / (LANE_H / 2), -1.0, 1.0), lane / 4)
             for car in road.cars:
                 if car.active:
-                    row += [car.x / 224, LANES[car.lane] / 224, float(car.kind == TRUCK)]
+                    obs += (car.x / 224, LANES[car.lane] / 224, float(car.kind == TRUCK))
                 else:
-                    row += [-1.0, -1.0, -1.0]
-            obs[i] = row
-        return obs
+                    obs += (-1.0, -1.0, -1.0)
+        return np.array(obs, np.float32).reshape(self.num_envs, self.obs_dim)
 
     def _draw_car(self, s, pg, x, y, length, body, border) -> None:
         pg.draw.rect(s, body, (x, y, length, CAR_H))
@@ -267,7 +292,7 @@ class Highway(MiniArcadeGame):
         for car in road.cars:
             if car.active:
                 color, _ = CAR_TYPES[car.kind]
-                self._draw_car(s, pg, int(car.x), int(LANES[car.lane] - CAR_H / 2), car.length, color, (40, 40, 40))
+                self._draw_car(s, pg, int(car.x), LANE_TOPS[car.lane], car.length, color, (40, 40, 40))
         x, y = int(road.x), int(road.y)
         self._draw_car(s, pg, x, y, CAR_L, (220, 60, 60), (120, 20, 20))
         layer = c.translucent()
