@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from newt.envs import MAX_ACTION_DIM
+
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = [
     "model_size=S", "num_envs=4", "seeding_coef=1", "utd=0.25", "eval_episodes=1",
@@ -46,7 +48,7 @@ class PendulumSwingupExpert(torch.nn.Module):
         direction = torch.where(velocity == 0, torch.ones_like(velocity), torch.sign(velocity))
         pump = torch.where(energy < 1, direction, torch.zeros_like(velocity))
         catch = (-self.KP * torch.atan2(sin, cos) - self.KD * velocity).clamp(-1, 1)
-        action = observation.new_zeros(*observation.shape[:-1], 16)
+        action = observation.new_zeros(*observation.shape[:-1], MAX_ACTION_DIM)
         action[..., 0] = torch.where(cos > self.CATCH_COS, catch, pump)
         return action
 
