@@ -43,6 +43,32 @@ def test_point_maze_score_is_the_success():
     np.testing.assert_array_equal(GAMES["pygame-point-maze-var1"].score(np.array([50.0, 3.0]), np.array([1.0, 0.0])), [1, 0])
 
 
+# Games that step every env in a Python loop at any batch size: their single copy is that loop.
+PER_ENV_LOOP = {"pygame-bird-attack", "pygame-highway"}
+
+
+@pytest.mark.parametrize("task", sorted(GAMES))
+def test_single_copy_code_matches_the_batched_code(task):
+    fast, batched = make_game(task, seed=11), make_game(task, seed=11)
+    assert fast.scalar_path == (task not in PER_ENV_LOOP)
+    batched.scalar_path = False
+    policy = np.random.default_rng(5)
+    np.testing.assert_array_equal(fast.reset(), batched.reset())
+    action = np.zeros((1, fast.action_dim), np.float32)
+    for t in range(3000):
+        if policy.random() < 0.2:  # actions held for a few steps, some out of the box
+            action = policy.uniform(-1.3, 1.3, action.shape).astype(np.float32)
+        for ours, theirs in zip(fast.step(action), batched.step(action)):
+            np.testing.assert_array_equal(ours, theirs, err_msg=f"step {t}")
+        if t % 1000 == 999:
+            np.testing.assert_array_equal(fast.reset(), batched.reset())
+    state = {key: value for key, value in vars(batched).items() if isinstance(value, np.ndarray)}
+    for key, value in state.items():
+        np.testing.assert_array_equal(getattr(fast, key), value, err_msg=key)
+    assert fast.rng.bit_generator.state == batched.rng.bit_generator.state
+    np.testing.assert_array_equal(fast.draw(0), batched.draw(0))
+
+
 @pytest.mark.parametrize("num_envs, batch", [(1, ()), (4, (4,))])
 def test_batched_env_shapes(num_envs, batch):
     env = make_miniarcade_env("pygame-spaceship", seed=0, num_envs=num_envs)

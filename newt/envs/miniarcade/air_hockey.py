@@ -151,7 +151,7 @@ class AirHockey(MiniArcadeGame):
             self.puck_vel *= np.where(too_fast, MAX_SPEED / np.maximum(speed, 1e-9), 1.0)[:, None]
         return reward, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.
         obs = np.empty((self.num_envs, self.obs_dim))
         obs[:, 0:2] = self.puck

@@ -164,7 +164,7 @@ class BirdAttack(MiniArcadeGame):
         b.steps += 1
         return reward
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # The rows are mostly zero padding: scalar writes into zeros cost less than building whole rows,
         # and far less than slice writes from tuples.
         obs = np.zeros((self.num_envs, self.obs_dim), np.float32)

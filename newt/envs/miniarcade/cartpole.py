@@ -229,7 +229,7 @@ class Cartpole(MiniArcadeGame):
             self._advance_tremors()
         return r, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         return self.state.astype(np.float32)
 
     # ------------------------------------------------------------------ rendering

@@ -219,7 +219,7 @@ class ChaseEvade(MiniArcadeGame):
         self.steps += 1
         return reward, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.
         n = self.num_envs
         obs = np.empty((n, self.obs_dim))

@@ -311,7 +311,7 @@ class CoconutDodge(MiniArcadeGame):
         self.collision_timer = np.where(hit, 5, np.maximum(self.collision_timer - 1, 0))
         return hit * np.float32(-1.0), np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         n = self.num_envs
         x = self.agent_x
         dist = self.distance

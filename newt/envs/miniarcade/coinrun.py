@@ -104,7 +104,7 @@ class CoinRun(MiniArcadeGame):
             k = int(gone.sum())
             self.clouds[gone] = self._new_cloud(k, 224 + self.rng.uniform(0, 60, k))
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field;
         # collected or missing coins read -224, which scales to -1.
         obs = np.empty((self.num_envs, self.obs_dim))

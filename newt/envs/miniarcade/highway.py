@@ -244,7 +244,7 @@ class Highway(MiniArcadeGame):
         reward = [self._step_road(road, ax, ay) for road, (ax, ay) in zip(self.roads, action.tolist())]
         return np.array(reward, np.float32), np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # The rows are dense: one flat list converted once costs less than 24 scalar writes per env.
         obs = []
         for road in self.roads:

@@ -118,7 +118,7 @@ class Landing(MiniArcadeGame):
         reward += np.where(ht > DECK_TOP - HELI_H // 2, -0.5, hover)  # centre below the deck top
         return reward, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.
         obs = np.empty((self.num_envs, self.obs_dim))
         obs[:, 0:2] = self.pos

@@ -184,7 +184,7 @@ class PointMaze(MiniArcadeGame):
         reward = 1.0 - np.minimum(distance / AREA_SIZE, 1.0)
         return reward, distance <= GOAL_REACHED
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         agent, goal = self.agent, self.goal
         obs = np.empty((self.num_envs, 44), np.float32)
         obs[:, 0:2] = agent / 224.0

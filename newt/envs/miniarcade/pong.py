@@ -120,7 +120,7 @@ class Pong(MiniArcadeGame):
         self._serve(won | lost)
         return reward, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.
         obs = np.empty((self.num_envs, 6))
         obs[:, 0:2] = self.ball

@@ -145,7 +145,7 @@ class Reacher(MiniArcadeGame):
         self.trail[self.cursor] = self.state[:, 6:8]
         return inside, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         s = self.state
         obs = np.empty((self.num_envs, 6), np.float32)
         obs[:, 0:2] = s[:, 0:2]

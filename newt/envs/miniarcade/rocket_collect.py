@@ -138,7 +138,7 @@ class RocketCollect(MiniArcadeGame):
         self.collision_timer = np.maximum(self.collision_timer - 1, 0)
         return reward, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.
         n = self.num_envs
         obs = np.empty((n, self.obs_dim))

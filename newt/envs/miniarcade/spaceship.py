@@ -134,7 +134,7 @@ class Spaceship(MiniArcadeGame):
             reward += got.sum(axis=1)
         return reward, np.zeros(self.num_envs, np.float32)
 
-    def observation(self) -> np.ndarray:
+    def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field;
         # missing coins and an inactive asteroid read -224, which scales to -1.
         n = self.num_envs
