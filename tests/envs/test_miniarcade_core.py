@@ -69,6 +69,19 @@ def test_single_copy_code_matches_the_batched_code(task):
     np.testing.assert_array_equal(fast.draw(0), batched.draw(0))
 
 
+@pytest.mark.parametrize("num_envs", [1, 3])
+@pytest.mark.parametrize("task", sorted(GAMES))
+def test_observations_are_new_arrays(task, num_envs):
+    # The env wraps them in tensors without a copy: no observation may share the game's memory.
+    game = make_game(task, num_envs=num_envs, seed=0)
+    first = game.reset()
+    second, _, _ = game.step(np.zeros((num_envs, game.action_dim), np.float32))
+    state = [value for value in vars(game).values() if isinstance(value, np.ndarray)]
+    for obs in (first, second, game.observation()):
+        assert obs.dtype == np.float32 and obs.shape == (num_envs, game.obs_dim)
+        assert not any(np.shares_memory(obs, other) for other in (first, second, *state) if other is not obs)
+
+
 @pytest.mark.parametrize("num_envs, batch", [(1, ()), (4, (4,))])
 def test_batched_env_shapes(num_envs, batch):
     env = make_miniarcade_env("pygame-spaceship", seed=0, num_envs=num_envs)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip, trunc
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clamp, clip, length, length_one, trunc
 
 RINK_L, RINK_R, RINK_T, RINK_B = 33, 191, 24, 200
 MOUTH_L, MOUTH_R = 84, 140
@@ -11,12 +11,37 @@ PUCK_R, MALLET_R = 6, 10
 AGENT_SPEED = 7.5
 AI_SPEED = 0.85 * AGENT_SPEED
 LAUNCH_SPEED, MAX_SPEED = 6.0, 12.0
-AGENT_SPAWN, AI_SPAWN, AI_HOME = (112.0, 170.0), (112.0, 54.0), np.array([112.0, 52.0])
-AGENT_LO, AGENT_HI = np.array([43.0, 122.0]), np.array([181.0, 190.0])
-AI_LO, AI_HI = np.array([43.0, 34.0]), np.array([181.0, 102.0])
+AGENT_SPAWN, AI_SPAWN, AI_HOME_XY = (112.0, 170.0), (112.0, 54.0), (112.0, 52.0)
+AI_HOME = np.array(AI_HOME_XY)
+#: The mallets' boxes ((x_lo, y_lo), (x_hi, y_hi)), as floats for one env, arrays for the batch.
+AGENT_BOX, AI_BOX = ((43.0, 122.0), (181.0, 190.0)), ((43.0, 34.0), (181.0, 102.0))
+AGENT_LO, AGENT_HI = map(np.array, AGENT_BOX)
+AI_LO, AI_HI = map(np.array, AI_BOX)
 AI_DEFENSE_Y = 83.0
 #: Divisors of the observation's entries.
 OBS_SCALE = np.array([224.0, 224.0, MAX_SPEED, MAX_SPEED] + [224.0, 224.0, AGENT_SPEED, AGENT_SPEED] * 2)
+
+
+def clamp_to(x: float, y: float, box) -> tuple[float, float]:
+    """The point ``(x, y)`` clamped into ``box`` ``((x_lo, y_lo), (x_hi, y_hi))``, on floats."""
+    (x_lo, y_lo), (x_hi, y_hi) = box
+    return clamp(x, x_lo, x_hi), clamp(y, y_lo, y_hi)
+
+
+def collide_one(px, py, pvx, pvy, mx, my, mvx, mvy) -> tuple[float, float, float, float]:
+    """:meth:`AirHockey._collide` of one puck ``(px, py, pvx, pvy)`` with one mallet; the new puck."""
+    dx, dy = px - mx, py - my
+    reach = PUCK_R + MALLET_R
+    dist = length_one(dx, dy)
+    if dist >= reach:
+        return px, py, pvx, pvy
+    push = reach - dist + 0.5
+    nx, ny = (dx / dist, dy / dist) if dist > 0 else (dx, dy)  # the batched code divides by 1
+    px, py = px + nx * push, py + ny * push
+    v_rel = (pvx - mvx) * nx + (pvy - mvy) * ny
+    if v_rel < 0:
+        pvx, pvy = pvx - 1.9 * v_rel * nx + 0.35 * mvx, pvy - 1.9 * v_rel * ny + 0.35 * mvy
+    return px, py, pvx, pvy
 
 
 class AirHockey(MiniArcadeGame):
@@ -67,14 +92,18 @@ class AirHockey(MiniArcadeGame):
         self.ai_in_zone[mask] = False
         self._launch(mask, to_top)
 
+    def _react(self, mask: np.ndarray) -> None:
+        """Draw the AI's reaction delay where the puck enters its zone: 5-10 steps, 1-4 when fast."""
+        speed = np.hypot(self.puck_vel[mask, 0], self.puck_vel[mask, 1])
+        n = clip((speed - 2.0) / 8.0, 0.0, 1.0)
+        lo, hi = trunc(5 - 4 * n), trunc(10 - 6 * n)
+        self.ai_delay[mask] = self.rng.integers(lo, hi + 1)
+
     def _move_ai(self) -> None:
         zone = (self.puck[:, 1] < 120) & (self.puck_vel[:, 1] < 0)
         entering = zone & ~self.ai_in_zone
         if np.count_nonzero(entering):
-            speed = np.hypot(self.puck_vel[entering, 0], self.puck_vel[entering, 1])
-            n = clip((speed - 2.0) / 8.0, 0.0, 1.0)
-            lo, hi = trunc(5 - 4 * n), trunc(10 - 6 * n)
-            self.ai_delay[entering] = self.rng.integers(lo, hi + 1)
+            self._react(entering)
         self.ai_in_zone = zone
         waiting = zone & (self.ai_delay > 0)
         if np.count_nonzero(waiting):
@@ -87,7 +116,7 @@ class AirHockey(MiniArcadeGame):
             )
             target = np.where(chase[:, None], defend, AI_HOME)
         d = target - self.ai
-        dist = np.hypot(d[:, 0], d[:, 1])
+        dist = length(d[:, 0], d[:, 1])
         moving = dist > 1e-5
         noise = self.rng.normal(0.0, 0.25, (self.num_envs, 2))
         step = d / np.maximum(dist, 1e-5)[:, None] * np.minimum(AI_SPEED, dist)[:, None] + noise
@@ -98,7 +127,7 @@ class AirHockey(MiniArcadeGame):
 
     def _collide(self, mallet: np.ndarray, mallet_vel: np.ndarray) -> None:
         delta = self.puck - mallet
-        dist = np.hypot(delta[:, 0], delta[:, 1])
+        dist = length(delta[:, 0], delta[:, 1])
         hit = dist < PUCK_R + MALLET_R
         if not np.count_nonzero(hit):
             return
@@ -145,11 +174,85 @@ class AirHockey(MiniArcadeGame):
                 self._launch(goal, scored[goal])
             reward = scored.astype(np.float32) - conceded
         self.puck_vel *= 0.998
-        speed = np.hypot(self.puck_vel[:, 0], self.puck_vel[:, 1])
+        speed = length(self.puck_vel[:, 0], self.puck_vel[:, 1])
         too_fast = speed > MAX_SPEED
         if np.count_nonzero(too_fast):
             self.puck_vel *= np.where(too_fast, MAX_SPEED / np.maximum(speed, 1e-9), 1.0)[:, None]
         return reward, np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        avx, avy = AGENT_SPEED * action[0], AGENT_SPEED * action[1]
+        ax, ay = self.agent[0].tolist()
+        ax, ay = clamp_to(ax + avx, ay + avy, AGENT_BOX)
+        self.agent[0, 0], self.agent[0, 1] = ax, ay
+        self.agent_vel[0, 0], self.agent_vel[0, 1] = avx, avy
+        px, py = self.puck[0].tolist()
+        pvx, pvy = self.puck_vel[0].tolist()
+        ix, iy, ivx, ivy = self._move_ai_one(px, py, pvy)
+        px, py = px + pvx, py + pvy
+        px, py, pvx, pvy = collide_one(px, py, pvx, pvy, ax, ay, avx, avy)
+        px, py, pvx, pvy = collide_one(px, py, pvx, pvy, ix, iy, ivx, ivy)
+        if px < RINK_L + PUCK_R:
+            px, pvx = float(RINK_L + PUCK_R), pvx * -0.9
+        elif px > RINK_R - PUCK_R:
+            px, pvx = float(RINK_R - PUCK_R), pvx * -0.9
+        scored = conceded = False
+        if py < RINK_T + PUCK_R or py > RINK_B - PUCK_R:
+            # Outside the mouth the puck bounces off the wall, inside it goes on to the goal line.
+            in_mouth = MOUTH_L <= px <= MOUTH_R
+            if not in_mouth and py - PUCK_R < RINK_T:
+                py, pvy = float(RINK_T + PUCK_R), pvy * -0.9
+            if not in_mouth and py + PUCK_R > RINK_B:
+                py, pvy = float(RINK_B - PUCK_R), pvy * -0.9
+            scored, conceded = in_mouth and py <= RINK_T - 10, in_mouth and py >= RINK_B + 10
+        self.puck[0, 0], self.puck[0, 1] = px, py
+        reward = 0.0
+        if scored or conceded:
+            self.scores[0, 0 if scored else 1] += 1
+            self._launch(np.ones(1, bool), scored)
+            pvx, pvy = self.puck_vel[0].tolist()
+            reward = 1.0 if scored else -1.0
+        pvx, pvy = pvx * 0.998, pvy * 0.998
+        speed = length_one(pvx, pvy)
+        if speed > MAX_SPEED:
+            pvx, pvy = pvx * (MAX_SPEED / speed), pvy * (MAX_SPEED / speed)
+        self.puck_vel[0, 0], self.puck_vel[0, 1] = pvx, pvy
+        return reward, 0.0
+
+    def _move_ai_one(self, px: float, py: float, pvy: float) -> tuple[float, float, float, float]:
+        """:meth:`_move_ai` for the single copy, the puck at ``(px, py)`` moving at ``pvy`` down;
+        the AI mallet's new ``(x, y, v_x, v_y)``."""
+        zone = py < 120 and pvy < 0
+        if zone and not self.ai_in_zone.item():
+            self._react(np.ones(1, bool))
+        self.ai_in_zone[0] = zone
+        tx, ty = AI_HOME_XY
+        if zone:
+            delay = self.ai_delay.item()
+            if delay > 0:
+                self.ai_delay[0] = delay - 1
+            else:
+                tx, ty = clamp(px, 43.0, 181.0), min(py + 12, AI_DEFENSE_Y)
+        ix, iy = self.ai[0].tolist()
+        dx, dy = tx - ix, ty - iy
+        dist = length_one(dx, dy)
+        noise_x, noise_y = self.rng.normal(0.0, 0.25, 2).tolist()
+        vx = vy = 0.0
+        if dist > 1e-5:
+            speed = min(AI_SPEED, dist)
+            vx, vy = dx / dist * speed + noise_x, dy / dist * speed + noise_y
+        ix, iy = clamp_to(ix + vx, iy + vy, AI_BOX)
+        self.ai[0, 0], self.ai[0, 1] = ix, iy
+        self.ai_vel[0, 0], self.ai_vel[0, 1] = vx, vy
+        return ix, iy, vx, vy
+
+    def _observation_one(self):
+        (px, py), (pvx, pvy) = self.puck[0].tolist(), self.puck_vel[0].tolist()
+        (ax, ay), (avx, avy) = self.agent[0].tolist(), self.agent_vel[0].tolist()
+        (ix, iy), (ivx, ivy) = self.ai[0].tolist(), self.ai_vel[0].tolist()
+        return [px / 224.0, py / 224.0, pvx / MAX_SPEED, pvy / MAX_SPEED,
+                ax / 224.0, ay / 224.0, avx / AGENT_SPEED, avy / AGENT_SPEED,
+                ix / 224.0, iy / 224.0, ivx / AGENT_SPEED, ivy / AGENT_SPEED]
 
     def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.

@@ -204,33 +204,31 @@ class Cartpole(MiniArcadeGame):
             self.shake_end[start] = self.steps[start] + duration
 
     def _step(self, action: np.ndarray):
-        pole_accel = self.tremor_accel
-        wrap = not self.compat
-        if self.num_envs == 1:
-            x, x_dot, theta, theta_dot = euler_step(
-                *self.state[0].tolist(),
-                float(action[0, 0]) * FORCE_MAG,
-                float(pole_accel[0]),
-                math.cos,
-                math.sin,
-            )
-            self.state[0] = (x, x_dot, theta, theta_dot)
-            r = np.array([reward(x, theta, self.sparse, wrap, min)], np.float32)
-        else:
-            s = self.state
-            new = euler_step(
-                s[:, 0], s[:, 1], s[:, 2], s[:, 3],
-                action[:, 0].astype(np.float64) * FORCE_MAG, pole_accel, np.cos, np.sin,
-            )
-            s[:, 0], s[:, 1], s[:, 2], s[:, 3] = new
-            r = reward(new[0], new[2], self.sparse, wrap, np.minimum)
+        s = self.state
+        new = euler_step(
+            s[:, 0], s[:, 1], s[:, 2], s[:, 3], action[:, 0] * FORCE_MAG, self.tremor_accel, np.cos, np.sin
+        )
+        s[:, 0], s[:, 1], s[:, 2], s[:, 3] = new
         self.steps += 1
         if self.tremor:
             self._advance_tremors()
-        return r, np.zeros(self.num_envs, np.float32)
+        return reward(new[0], new[2], self.sparse, not self.compat, np.minimum), np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        x, x_dot, theta, theta_dot = euler_step(
+            *self.state[0].tolist(), action[0] * FORCE_MAG, self.tremor_accel.item(), math.cos, math.sin
+        )
+        self.state[0] = (x, x_dot, theta, theta_dot)
+        self.steps[0] += 1
+        if self.tremor and self.steps.item() >= self.tremor_change.item():
+            self._advance_tremors()
+        return float(reward(x, theta, self.sparse, not self.compat, min)), 0.0
 
     def _observation(self) -> np.ndarray:
         return self.state.astype(np.float32)
+
+    def _observation_one(self):
+        return self.state[0].tolist()
 
     # ------------------------------------------------------------------ rendering
     def _draw_dust(self, pg, surf, i: int) -> None:

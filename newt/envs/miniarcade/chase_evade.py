@@ -1,11 +1,14 @@
 """pygame-chase-evade: tag against an AI in a circular arena with orbiting pillars (vectorised)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, vertical_gradient
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, length, length_one, vertical_gradient
 
 CENTRE = np.array([112.0, 118.0])
+CENTRE_X, CENTRE_Y = CENTRE.tolist()
 ARENA_R = 90
 CHAR_R = 8
 SPEED = 3.5
@@ -17,20 +20,67 @@ CATCH_DIST = 2 * CHAR_R
 ORANGE, GREEN = (255, 140, 0), (70, 160, 70)
 #: The pillars' angles on their orbit at phase 0.
 PILLAR_ANGLES = 2 * np.pi * np.arange(3) / 3
+PILLAR_ANGLE_LIST = PILLAR_ANGLES.tolist()
 #: Divisors of the observation's entries (the agent's role is 0 or 1).
 OBS_SCALE = np.array([224.0] * 2 + [SPEED] * 2 + [224.0] * 2 + [SPEED] * 2 + [1.0] + [224.0] * 6)
+PUSH_R = PILLAR_R + CHAR_R
+AVOID_R = 3 * PILLAR_R
+RIM_R = 72
 
 
 def _unit(v: np.ndarray, norm: np.ndarray | None = None) -> np.ndarray:
     """``v`` scaled to length 1 (zero vectors stay zero); ``norm``: its length, if already known."""
     if norm is None:
-        norm = np.hypot(v[..., 0], v[..., 1])
+        norm = length(v[..., 0], v[..., 1])
     return v / np.where(norm > 0, norm, 1.0)[..., None]
+
+
+def _scaled(x: float, y: float, norm: float) -> tuple[float, float]:
+    """``(x, y) / norm`` where ``norm > 0``, else ``(x, y)``: :func:`_unit` with a known norm."""
+    return (x / norm, y / norm) if norm > 0 else (x, y)
+
+
+def _unit_one(x: float, y: float) -> tuple[float, float]:
+    """:func:`_unit` of one vector, on floats."""
+    return _scaled(x, y, length_one(x, y))
+
+
+def _clamp_radius_one(x: float, y: float, radius: float) -> tuple[float, float]:
+    """:func:`_clamp_radius` of one point, on floats."""
+    dx, dy = x - CENTRE_X, y - CENTRE_Y
+    dist = length_one(dx, dy)
+    if dist > radius:
+        return CENTRE_X + dx * radius / dist, CENTRE_Y + dy * radius / dist
+    return x, y
+
+
+def _push_out_one(pillars, x: float, y: float, vx: float, vy: float) -> tuple[float, float, float, float]:
+    """:meth:`ChaseEvade._push_out` of one character at (x, y) with velocity (vx, vy), on floats.
+
+    Like the batched code, the pushes and reflections of all touched pillars are summed first.
+    """
+    push_x = push_y = turn_x = turn_y = 0.0
+    touched = False
+    for px, py in pillars:
+        tx, ty = px - x, py - y
+        if (dist := length_one(tx, ty)) < PUSH_R:
+            touched = True
+            nx, ny = _scaled(tx, ty, dist)
+            depth = PUSH_R - dist + 0.5
+            push_x += nx * depth
+            push_y += ny * depth
+            vn = vx * nx + vy * ny
+            if vn > 0:
+                turn_x += 2 * vn * nx
+                turn_y += 2 * vn * ny
+    if not touched:
+        return x, y, vx, vy
+    return x - push_x, y - push_y, vx - turn_x, vy - turn_y
 
 
 def _clamp_radius(p: np.ndarray, radius: float) -> np.ndarray:
     d = p - CENTRE
-    dist = np.hypot(d[:, 0], d[:, 1])
+    dist = length(d[:, 0], d[:, 1])
     outside = dist > radius
     if not np.count_nonzero(outside):  # guarded: almost always inside, and the pull-in costs ~5 calls
         return p
@@ -105,7 +155,7 @@ class ChaseEvade(MiniArcadeGame):
         # character touches at most one of them: pushing against all three at once equals the
         # original's one-pillar-at-a-time loop.
         to_pillars = self.pillars - p[:, None, :]
-        dist = np.hypot(to_pillars[..., 0], to_pillars[..., 1])
+        dist = length(to_pillars[..., 0], to_pillars[..., 1])
         hit = dist < PILLAR_R + CHAR_R
         if not np.count_nonzero(hit):
             return p, v
@@ -120,8 +170,9 @@ class ChaseEvade(MiniArcadeGame):
         """Unit heading of a pursuing AI: toward the agent, steering around nearby pillars."""
         ai = self.ai
         to_pillars = ai[:, None, :] - self.pillars
-        pillar_dist = np.hypot(to_pillars[..., 0], to_pillars[..., 1])
-        avoid = np.where(pillar_dist < 36, (36 - pillar_dist) / 36, 0.0)[..., None] * _unit(to_pillars, pillar_dist)
+        pillar_dist = length(to_pillars[..., 0], to_pillars[..., 1])
+        weight = np.where(pillar_dist < AVOID_R, (AVOID_R - pillar_dist) / AVOID_R, 0.0)
+        avoid = weight[..., None] * _unit(to_pillars, pillar_dist)
         return _unit(_unit(agent - ai) + avoid.sum(axis=1))
 
     def _evasion(self, agent: np.ndarray) -> np.ndarray:
@@ -135,19 +186,59 @@ class ChaseEvade(MiniArcadeGame):
         away = agent - ai
         flee = _unit(ai - agent)
         from_centre = ai - CENTRE
-        centre_dist = np.hypot(from_centre[:, 0], from_centre[:, 1])
-        near_rim = centre_dist > 72
+        centre_dist = length(from_centre[:, 0], from_centre[:, 1])
+        near_rim = centre_dist > RIM_R
         if np.count_nonzero(near_rim):
             flee -= 0.5 * _unit(from_centre, centre_dist) * near_rim[:, None]
         behind = ((agent[:, None, :] - self.pillars) * (ai[:, None, :] - self.pillars)).sum(-1) < 0
         if np.count_nonzero(behind):
             flee += 0.02 * ((self.pillars - ai[:, None, :]) * behind[..., None]).sum(axis=1)
-        zig_zag = (np.hypot(away[:, 0], away[:, 1]) < 36) & ~self.agent_evades
+        zig_zag = (length(away[:, 0], away[:, 1]) < 36) & ~self.agent_evades
         if np.count_nonzero(zig_zag):
             perp = _unit(np.stack([away[:, 1], -away[:, 0]], axis=1))
             signs = self.rng.choice((-1.0, 1.0), (self.num_envs, 2))
             flee += np.where(zig_zag[:, None], 0.2 * perp * signs, 0.0)
         return _unit(flee)
+
+    def _pursuit_one(self, ax: float, ay: float, bx: float, by: float, pillars) -> tuple[float, float]:
+        """:meth:`_pursuit` of the single copy: agent at (ax, ay), AI at (bx, by)."""
+        avoid_x = avoid_y = 0.0
+        for px, py in pillars:
+            tx, ty = bx - px, by - py
+            if (dist := length_one(tx, ty)) < AVOID_R:
+                weight = (AVOID_R - dist) / AVOID_R
+                nx, ny = _scaled(tx, ty, dist)
+                avoid_x += weight * nx
+                avoid_y += weight * ny
+        ux, uy = _unit_one(ax - bx, ay - by)
+        return _unit_one(ux + avoid_x, uy + avoid_y)
+
+    def _evasion_one(self, ax: float, ay: float, bx: float, by: float, pillars) -> tuple[float, float]:
+        """:meth:`_evasion` of the single copy: agent at (ax, ay), AI at (bx, by).
+
+        The hiding term is added even when zero, which changes nothing (see :meth:`_evasion`).
+        """
+        # |ai - agent| is also the norm of the zig-zag's perpendicular: the length ignores the
+        # order and the signs of its arguments.
+        gap = length_one(bx - ax, by - ay)
+        fx, fy = _scaled(bx - ax, by - ay, gap)
+        cx, cy = bx - CENTRE_X, by - CENTRE_Y
+        if (centre_dist := length_one(cx, cy)) > RIM_R:
+            fx -= 0.5 * (cx / centre_dist)
+            fy -= 0.5 * (cy / centre_dist)
+        hide_x = hide_y = 0.0
+        for px, py in pillars:
+            if (ax - px) * (bx - px) + (ay - py) * (by - py) < 0:
+                hide_x += px - bx
+                hide_y += py - by
+        fx += 0.02 * hide_x
+        fy += 0.02 * hide_y
+        if gap < 36:
+            (sign_x, sign_y), = self.rng.choice((-1.0, 1.0), (1, 2)).tolist()
+            perp_x, perp_y = _scaled(ay - by, -(ax - bx), gap)
+            fx += 0.2 * perp_x * sign_x
+            fy += 0.2 * perp_y * sign_y
+        return _unit_one(fx, fy)
 
     def _ai_direction(self, agent: np.ndarray) -> np.ndarray:
         """Unit heading of the AI, reacting to the agent's position after this step's move.
@@ -176,6 +267,20 @@ class ChaseEvade(MiniArcadeGame):
             ai, ai_vel = np.where(m, ai, self.ai), np.where(m, ai_vel, self.ai_vel)
         self.agent, self.agent_vel, self.ai, self.ai_vel = agent, agent_vel, ai, ai_vel
 
+    def _play_one(self, action: list[float], pillars, evades: bool) -> None:
+        """:meth:`_play` of the single copy, on floats."""
+        agent_speed, ai_speed = (EVADER_SPEED, SPEED) if evades else (SPEED, EVADER_SPEED)
+        ((ax, ay),), ((bx, by),) = self.agent.tolist(), self.ai.tolist()
+        vx, vy = action[0] * agent_speed, action[1] * agent_speed
+        ax, ay = _clamp_radius_one(ax + vx, ay + vy, PLAY_R)
+        ax, ay, vx, vy = _push_out_one(pillars, ax, ay, vx, vy)
+        heading = self._pursuit_one if evades else self._evasion_one
+        wx, wy = heading(ax, ay, bx, by, pillars)
+        wx, wy = wx * ai_speed, wy * ai_speed
+        bx, by = _clamp_radius_one(bx + wx, by + wy, PLAY_R)
+        bx, by, wx, wy = _push_out_one(pillars, bx, by, wx, wy)
+        self.agent[0], self.agent_vel[0], self.ai[0], self.ai_vel[0] = (ax, ay), (vx, vy), (bx, by), (wx, wy)
+
     def _catch(self, caught: np.ndarray) -> None:
         """Swap the roles where the pursuer caught the evader, and start the role change."""
         self.flash[caught] = 12
@@ -191,15 +296,15 @@ class ChaseEvade(MiniArcadeGame):
         pursuer = np.where(agent_pursues, self.agent, self.ai)
         evader = np.where(agent_pursues, self.ai, self.agent)
         to_centre = CENTRE - pursuer
-        dist = np.hypot(to_centre[:, 0], to_centre[:, 1])[:, None]
+        dist = length(to_centre[:, 0], to_centre[:, 1])[:, None]
         pursuer = np.where(dist > 1.5, pursuer + SPEED * _unit(to_centre), pursuer)
         out = evader - CENTRE
-        dist = np.hypot(out[:, 0], out[:, 1])[:, None]
+        dist = length(out[:, 0], out[:, 1])[:, None]
         evader = _clamp_radius(np.where(dist > 0.01, evader + EVADER_SPEED * _unit(out), evader), ROLE_CHANGE_R)
         m = changing[:, None]
         self.agent = np.where(m, np.where(agent_pursues, pursuer, evader), self.agent)
         self.ai = np.where(m, np.where(agent_pursues, evader, pursuer), self.ai)
-        home = np.hypot(*(pursuer - CENTRE).T) < 2
+        home = length(*(pursuer - CENTRE).T) < 2
         self.role_change &= ~(changing & (self.role_counter >= 5) & home)
 
     def _step(self, action: np.ndarray):
@@ -211,13 +316,41 @@ class ChaseEvade(MiniArcadeGame):
         if n_changing < self.num_envs:
             self._play(action.astype(float), ~changing)
         gap = self.agent - self.ai
-        distance = np.hypot(gap[:, 0], gap[:, 1])
+        distance = length(gap[:, 0], gap[:, 1])
         caught = ~changing & (distance < CATCH_DIST)
         if np.count_nonzero(caught):
             self._catch(caught)
         reward = np.where(self.agent_evades, 0.1, -0.1) * distance / 90.0
         self.steps += 1
         return reward, np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        steps = self.steps.item()
+        turn, phase = self.pillar_dir.item() * PILLAR_SPIN * steps, self.pillar_phase.item()
+        pillars = []  # _place_pillars (math.cos and math.sin give numpy's values here)
+        for offset in PILLAR_ANGLE_LIST:
+            angle = phase + offset + turn
+            pillars.append((math.cos(angle) * ORBIT_R + CENTRE_X, math.sin(angle) * ORBIT_R + CENTRE_Y))
+        self.pillars[0] = pillars
+        changing = self.role_change.item()
+        if changing:  # a few steps after each catch: the batched code
+            self._change_roles(np.ones(1, bool))
+        else:
+            self._play_one(action, pillars, self.agent_evades.item())
+        ((ax, ay),), ((bx, by),) = self.agent.tolist(), self.ai.tolist()
+        distance = length_one(ax - bx, ay - by)
+        if not changing and distance < CATCH_DIST:
+            self._catch(np.ones(1, bool))
+        self.steps[0] = steps + 1
+        return (0.1 if self.agent_evades.item() else -0.1) * distance / 90.0, 0.0
+
+    def _observation_one(self):
+        ((ax, ay),), ((vx, vy),) = self.agent.tolist(), self.agent_vel.tolist()
+        ((bx, by),), ((wx, wy),) = self.ai.tolist(), self.ai_vel.tolist()
+        obs = [ax / 224.0, ay / 224.0, vx / SPEED, vy / SPEED, bx / 224.0, by / 224.0, wx / SPEED, wy / SPEED]
+        obs.append(float(self.agent_evades.item()))
+        obs += [p / 224.0 for p in self.pillars.ravel().tolist()]
+        return obs
 
     def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clamp, clip, length, length_one
 
 AREA, AREA_SIZE = 12, 200
 GROUND = AREA + AREA_SIZE
@@ -39,7 +39,8 @@ CENTER_X = AREA + AREA_SIZE / 2
 NEXT_COCONUT = np.array([0, 100, 200, 300, 400, 500, np.iinfo(np.int64).max])
 # Coconut observation: ((x - 12)/200, (y - 12)/200, v_x/5, v_y/5).
 OBS_SHIFT = np.array([AREA, AREA, 0.0, 0.0])
-OBS_SCALE = np.array([1 / AREA_SIZE, 1 / AREA_SIZE, 1 / MAX_SPEED, 1 / MAX_SPEED])
+POSITION_SCALE, VELOCITY_SCALE = 1 / AREA_SIZE, 1 / MAX_SPEED
+OBS_SCALE = np.array([POSITION_SCALE, POSITION_SCALE, VELOCITY_SCALE, VELOCITY_SCALE])
 NO_FALLING_COCONUT = np.array([0.0, -1.0])
 FOOT_Y = AGENT_Y - 6 - 9 + 18 + 2  # footprints sit just below the body ellipse
 
@@ -62,6 +63,7 @@ SPECKLE_COUNTS = np.array([len(p) for p in _SPECKLE_SUPPORT])
 SPECKLE_POINTS = np.zeros((3, SPECKLE_COUNTS.max(), 2), np.int64)
 for _k, _p in enumerate(_SPECKLE_SUPPORT):
     SPECKLE_POINTS[_k, : len(_p)] = _p
+SPECKLE_POINT_LISTS, SPECKLE_COUNT_LIST = [p.tolist() for p in _SPECKLE_SUPPORT], SPECKLE_COUNTS.tolist()
 
 
 def difficulty(steps: np.ndarray) -> np.ndarray:
@@ -182,6 +184,33 @@ class CoconutDodge(MiniArcadeGame):
         self.falling[env, slot] = True
         self.active[env, slot] = True
 
+    def _spawn_one(self, slot: int) -> None:
+        """:meth:`_spawn` of one coconut of the single copy, on floats (the same draws)."""
+        u = self.rng.random(15).tolist()
+        d = clamp(self.steps.item() / HORIZON_STEPS, 0.0, 1.0)
+        size = int(3 * u[0])
+        r = 6.0 + size
+        row = [0.0] * SLOT_FIELDS
+        row[X] = AREA + r + (AREA_SIZE - 2 * r) * u[1]
+        row[Y] = AREA + r + 1
+        row[VX] = (u[2] - 0.5) * (1.0 + 0.6 * d)
+        row[VY] = (1.4 + 1.2 * u[3]) * (1.0 + 0.8 * d)
+        row[MOVING] = 1.0
+        row[RADIUS] = r
+        row[WALL_HALF] = AREA_SIZE / 2 - r
+        row[LAND_Y] = GROUND - r
+        row[HIT_DISTANCE] = AGENT_R + r
+        row[CRACK_TIMER] = math.inf
+        row[DARK] = u[4] < 0.5
+        row[STRIPE] = u[5] < 0.5
+        row[SPECKLE_COUNT] = 2 + int(3 * u[6])
+        points, n_points = SPECKLE_POINT_LISTS[size], SPECKLE_COUNT_LIST[size]
+        for j in range(MAX_SPECKLES):
+            row[SPECKLES + 3 * j : SPECKLES + 3 * j + 2] = points[int(u[7 + j] * n_points)]
+            row[SPECKLES + 3 * j + 2] = 1 + int(2 * u[11 + j])
+        self.slots[0, slot] = row
+        self.falling[0, slot] = self.active[0, slot] = True
+
     def _spawn_puffs(self, env: np.ndarray, slot: np.ndarray) -> None:
         """Dust puffs (16 particles, mostly upward, biased along the split) where coconuts landed:
         angle U[0.9, 2.2), speed U[0.8, 2.2), upward lift U[0.6, 1.1), start jitter x +-3, y +-1,
@@ -240,7 +269,7 @@ class CoconutDodge(MiniArcadeGame):
 
     def _measure(self) -> None:
         """Distances from the traveller (x, 200) to every coconut centre (inf on unused slots)."""
-        self.distance = np.where(self.active, np.hypot(self._cx - self._agent_column, self._cy - AGENT_Y), np.inf)
+        self.distance = np.where(self.active, length(self._cx - self._agent_column, self._cy - AGENT_Y), np.inf)
 
     def _bounce_and_land(self, bounce: np.ndarray, landed: np.ndarray) -> None:
         """Falling coconuts that crossed a side wall bounce (clamped, v_x negated); those that
@@ -266,6 +295,17 @@ class CoconutDodge(MiniArcadeGame):
         self.crack_timer[env, slot] = CRACK_STEPS
         self.split_dir[env, slot] = np.where(c[env, slot, 2] >= 0, 1, -1)
         self._spawn_puffs(env, slot)
+
+    def _crack_one(self, slot: int) -> None:
+        """:meth:`_crack` of one coconut of the single copy."""
+        row = self.slots[0, slot]
+        row[Y] = row[LAND_Y]
+        row[LAND_Y] = np.inf
+        row[MOVING] = row[HIT_DISTANCE] = 0.0
+        row[CRACK_TIMER] = CRACK_STEPS
+        row[SPLIT_DIR] = 1 if row[VX] >= 0 else -1
+        self.falling[0, slot] = False
+        self._spawn_puffs(np.zeros(1, np.int64), np.array([slot]))
 
     def _step(self, action: np.ndarray):
         v = clip(DAMPING * (self.agent_v + THRUST * action[:, 0]), -MAX_SPEED, MAX_SPEED)
@@ -310,6 +350,79 @@ class CoconutDodge(MiniArcadeGame):
         hit = np.logical_or.reduce(self.distance < self.hit_distance, axis=1)
         self.collision_timer = np.where(hit, 5, np.maximum(self.collision_timer - 1, 0))
         return hit * np.float32(-1.0), np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        v = clamp(DAMPING * (self.agent_v.item() + THRUST * action[0]), -MAX_SPEED, MAX_SPEED)
+        speed = abs(v)
+        x = clamp(self.agent_x.item() + v, float(AGENT_LOW), float(AGENT_HIGH))
+        self.agent_v[0], self.agent_x[0] = v, x
+        self.walk_phase[0] += 0.12 * speed
+
+        # Coconuts, in the order of _step: the slots in play [0, count) move (falling ones, whose
+        # crack timer is inf) or count down (cracked ones, which do not move), then bounce, land
+        # and respawn.
+        count = self.count.item()
+        rows = self.slots[0, :count, : CRACK_TIMER + 1].tolist()
+        positions, landed, respawn = [], [], []
+        for k, (cx, cy, cvx, cvy, moving, _, reach, land_y, _, timer) in enumerate(rows):
+            if moving:
+                cx, cy = cx + cvx, cy + cvy
+            else:
+                timer -= 1
+                self.crack_timer[0, k] = timer
+            if abs(cx - CENTER_X) > reach:
+                cx = clamp(cx, CENTER_X - reach, CENTER_X + reach)
+                self.coconuts[0, k, 2] = -cvx
+            positions.append((cx, cy))
+            if cy >= land_y:
+                landed.append(k)
+            if timer <= 0:
+                respawn.append(k)
+        self._position[0, :count] = positions
+        for k in landed:
+            self._crack_one(k)
+        for k in respawn:
+            self._spawn_one(k)
+
+        steps = self.steps.item()
+        if speed > 0.25 and steps >= self.foot_ready.item():
+            (born_0, born_1), = self.foot_born.tolist()
+            ring = int(born_1 < born_0)  # the older drop
+            self.foot_x[0, ring] = int(x) - (1 if v >= 0 else -1)
+            self.foot_born[0, ring] = steps + 1
+            self.foot_ready[0] = steps + 4
+
+        self.steps[0] = steps = steps + 1
+        if steps >= self.next_coconut.item():
+            self._spawn_one(count)
+            self.count[0] = count = count + 1
+            self.next_coconut[0] = NEXT_COCONUT[count]
+        distance = [
+            length_one(cx - x, cy - AGENT_Y) if active else math.inf
+            for (cx, cy), active in zip(self._position[0].tolist(), self.active[0].tolist())
+        ]
+        self.distance[0] = distance
+        hit = any(d < h for d, h in zip(distance, self.hit_distance[0].tolist()))
+        self.collision_timer[0] = 5 if hit else max(self.collision_timer.item() - 1, 0)
+        return (-1.0 if hit else -0.0), 0.0  # -0.0: the batched code's False * -1.0
+
+    def _observation_one(self):
+        x = self.agent_x.item()
+        (distance,), (falling,), (coconuts,) = self.distance.tolist(), self.falling.tolist(), self.coconuts.tolist()
+        obs = [(x - AREA) / AREA_SIZE, self.agent_v.item() / MAX_SPEED]
+        order = sorted(range(SLOTS), key=distance.__getitem__)  # stable, as argsort(kind="stable")
+        nearest = next((k for k in order if falling[k]), None)  # so the first minimum, as argmin
+        if nearest is None:
+            obs += NO_FALLING_COCONUT.tolist()
+        else:
+            cx, cy, _, _ = coconuts[nearest]
+            obs += [(cx - x) / AREA_SIZE, (cy - AGENT_Y) / AREA_SIZE]
+        obs.append(1.0 if self.collision_timer.item() > 0 else 0.0)
+        for k in order:
+            cx, cy, cvx, cvy = coconuts[k]
+            obs += [(cx - AREA) * POSITION_SCALE, (cy - AREA) * POSITION_SCALE]
+            obs += [cvx * VELOCITY_SCALE, cvy * VELOCITY_SCALE]
+        return obs
 
     def _observation(self) -> np.ndarray:
         n = self.num_envs

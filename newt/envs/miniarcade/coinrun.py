@@ -3,8 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, trunc, vertical_gradient
-from newt.envs.miniarcade.cowboy import AGENT_H, AGENT_W, AGENT_X, GROUND_Y, REST_Y, SCROLL, draw_runner, runner_physics
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip, trunc, vertical_gradient
+from newt.envs.miniarcade.cowboy import (
+    AGENT_H,
+    AGENT_W,
+    AGENT_X,
+    GROUND_Y,
+    REST_Y,
+    SCROLL,
+    draw_runner,
+    runner_physics,
+    runner_physics_one,
+    scroll_pebbles,
+)
 
 MAX_COINS = 5
 COIN_R = 9
@@ -46,11 +57,11 @@ class CoinRun(MiniArcadeGame):
         x0 = 224 + self.rng.integers(20, 60, k)
         y = COIN_Y_LOW - 18 * self.rng.integers(1, 5, k)
         change = self.rng.random((k, MAX_COINS)) < 0.6
-        sign = self.rng.choice((-18, 18), (k, MAX_COINS))
+        dy = np.where(change, self.rng.choice((-18, 18), (k, MAX_COINS)), 0)  # from each coin to the next
         ys = np.empty((k, MAX_COINS), np.int64)
         for i in range(MAX_COINS):
             ys[:, i] = y
-            y = np.clip(y + np.where(change[:, i], sign[:, i], 0), COIN_Y_HIGH, COIN_Y_LOW)
+            y = clip(y + dy[:, i], COIN_Y_HIGH, COIN_Y_LOW)
         self.coins[mask, :, 0] = x0[:, None] + 3 * COIN_R * np.arange(MAX_COINS)
         self.coins[mask, :, 1] = ys
         self.live[mask] = np.arange(MAX_COINS) < count[:, None]
@@ -75,7 +86,7 @@ class CoinRun(MiniArcadeGame):
     def _step(self, action: np.ndarray):
         self.y, self.v = runner_physics(self.y, self.v, action[:, 0])
         self.coins[:, :, 0] -= SCROLL
-        self._scroll_scenery()
+        self._scroll_scenery(self.pebbles, self.clouds)
         done = ~self.live | (self.coins[:, :, 0] < -COIN_R)
         respawn = done.all(axis=1)
         if np.count_nonzero(respawn):
@@ -92,17 +103,41 @@ class CoinRun(MiniArcadeGame):
         self.live &= ~hit
         return hit.sum(axis=1).astype(np.float32), np.zeros(self.num_envs, np.float32)
 
-    def _scroll_scenery(self) -> None:
-        self.pebbles[:, :, 0] -= SCROLL
-        gone = self.pebbles[:, :, 0] < -5
-        if np.count_nonzero(gone):
-            self.pebbles[gone, 0] = 224 + self.rng.uniform(0, 20, int(gone.sum()))
-            self.pebbles[gone, 1] = GROUND_Y + self.rng.uniform(1, 4, int(gone.sum()))
-        self.clouds[:, :, 0] -= self.clouds[:, :, 3]
-        gone = self.clouds[:, :, 0] < -3 * self.clouds[:, :, 2]
-        if np.count_nonzero(gone):
-            k = int(gone.sum())
-            self.clouds[gone] = self._new_cloud(k, 224 + self.rng.uniform(0, 60, k))
+    def _step_one(self, action):
+        y, v = runner_physics_one(self.y.item(), self.v.item(), action[0])
+        self.y[0], self.v[0] = y, v
+        coins = self.coins[0]
+        coins[:, 0] -= SCROLL
+        self._scroll_scenery(self.pebbles[0], self.clouds[0])
+        (x, cy), live = coins.T.tolist(), self.live[0].tolist()
+        if all(not alive or cx < -COIN_R for cx, alive in zip(x, live)):
+            self._spawn(np.ones(1, bool))
+            (x, cy), live = coins.T.tolist(), self.live[0].tolist()
+        self.steps[0] += 1
+        row = int(y)
+        hits = 0
+        for i in range(MAX_COINS):
+            # _step's test on one coin: its centre lies strictly inside the runner's box grown by COIN_R.
+            if live[i] and -COIN_R < x[i] - AGENT_X < AGENT_W + COIN_R and -COIN_R < cy[i] - row < AGENT_H + COIN_R:
+                self.live[0, i] = False
+                hits += 1
+        return float(hits), 0.0
+
+    def _scroll_scenery(self, pebbles: np.ndarray, clouds: np.ndarray) -> None:
+        """Scroll the pebbles ``[..., 10, 2]`` and clouds ``[..., 7, 4]`` of every env or one."""
+        scroll_pebbles(pebbles, SCROLL, -5, self.rng)
+        x = clouds[..., 0]
+        x -= clouds[..., 3]
+        gone = x < -3 * clouds[..., 2]
+        k = np.count_nonzero(gone)
+        if k:
+            clouds[gone] = self._new_cloud(k, 224 + self.rng.uniform(0, 60, k))
+
+    def _observation_one(self):
+        obs = [(self.y.item() - REST_Y) / 224.0, self.v.item() / 10.0]
+        for (x, y), alive in zip(self.coins[0].tolist(), self.live[0].tolist()):
+            obs += (x / 224.0, y / 224.0) if alive else (-1.0, -1.0)
+        return obs
 
     def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field;

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip, rects_overlap, trunc
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clamp, clip, rects_overlap, trunc
 
 WATER_Y = 179
 HELI_W, HELI_H = 28, 18
@@ -117,6 +117,66 @@ class Landing(MiniArcadeGame):
         reward = landing_bonus - 0.001 * np.maximum(vel[:, 1], 0.0) - touchdown_penalty
         reward += np.where(ht > DECK_TOP - HELI_H // 2, -0.5, hover)  # centre below the deck top
         return reward, np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        (x, y), (vx, vy) = self.pos[0].tolist(), self.vel[0].tolist()
+        vx += THRUST * action[0]
+        vy = vy + THRUST * action[1] + GRAVITY
+        x, y = clamp(x + vx, 0.0, 224.0 - HELI_W), clamp(y + vy, 0.0, 224.0 - HELI_H)
+        vx *= DAMPING
+        vy *= DAMPING
+        ship_dir, ship_speed = self.ship_dir.item(), self.ship_speed.item()
+        ship_x = self.ship_x.item() + ship_dir * ship_speed
+        if ship_x <= HALF_DECK:  # the ship turns at either end of its run
+            ship_x, ship_dir = float(HALF_DECK), 1.0
+        elif ship_x >= 224 - HALF_DECK:
+            ship_x, ship_dir = float(224 - HALF_DECK), -1.0
+        self.ship_x[0], self.ship_dir[0] = ship_x, ship_dir
+        deck_l = int(ship_x - HALF_DECK)
+        deck_r = deck_l + DECK_W
+        hl, ht = int(x), int(y)
+        v_pre = vy  # the touchdown penalty's fall speed, before the push and the lock
+        if rects_overlap(hl, ht, HELI_W, HELI_H, deck_l, DECK_TOP, DECK_W, DECK_H):
+            # Push the helicopter out of the deck along the shallower axis.
+            pen_x = min(hl + HELI_W - deck_l, deck_r - hl)
+            pen_y = min(ht + HELI_H - DECK_TOP, DECK_TOP + DECK_H - ht)
+            if pen_y <= pen_x:
+                if ht + HELI_H // 2 < DECK_CY:
+                    y, vy, vx = float(DECK_TOP - HELI_H), min(vy, 0.0), 0.9 * vx
+                else:
+                    y, vy = float(DECK_TOP + DECK_H), max(vy, 0.0)
+            elif hl + HELI_W // 2 < deck_l + HALF_DECK:
+                x, vx = float(deck_l - HELI_W), min(vx, 0.0)
+            else:
+                x, vx = float(deck_r), max(vx, 0.0)
+            hl, ht = int(x), int(y)
+        contact = hl + HELI_W > deck_l + 4 and hl < deck_r - 4 and abs(ht + HELI_H - DECK_TOP) <= 3
+        # 1 - (distance between the centres / half the deck, capped at 1).
+        closeness = 1.0 - min(abs(hl + HELI_W // 2 - (deck_l + HALF_DECK)) / HALF_DECK, 1.0)
+        landing_bonus = touchdown_penalty = 0.0
+        locked = False
+        if contact:
+            landing_bonus = 0.1 + 0.9 * closeness
+            if not self.contact.item():
+                touchdown_penalty = min(10.0, 2.0 * max(0.0, v_pre))
+            u = ship_dir * ship_speed
+            vx = 0.7 * vx + 0.3 * u
+            locked = self.locked.item() or (abs(vy) < 0.2 and abs(vx - u) < 0.2)
+            if locked:
+                vx, vy, y = u, min(vy, 0.0), float(DECK_TOP - HELI_H)
+        self.pos[0], self.vel[0] = (x, y), (vx, vy)
+        self.contact[0], self.locked[0] = contact, locked
+        # Reward, from the rectangle before the lock snap, summed in the batched code's order.
+        reward = landing_bonus - 0.001 * max(vy, 0.0) - touchdown_penalty
+        if ht > DECK_TOP - HELI_H // 2:  # centre below the deck top
+            return reward - 0.5, 0.0
+        hover = 0.025 * closeness + 0.1 * (1.0 - abs(ht + (HELI_H // 2 - DECK_CY)) / 224.0)
+        return reward + hover, 0.0
+
+    def _observation_one(self):
+        (x, y), (vx, vy) = self.pos[0].tolist(), self.vel[0].tolist()
+        u = self.ship_dir.item() * self.ship_speed.item()
+        return [x / 224.0, y / 224.0, vx / 10.0, vy / 10.0, self.ship_x.item() / 224.0, DECK_CY / 224.0, u / 5.0]
 
     def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.

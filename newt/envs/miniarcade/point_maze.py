@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clamp, clip, length, length_one
 
 AREA, AREA_SIZE = 20, 184
 CELL = AREA_SIZE / 5
@@ -179,10 +179,34 @@ class PointMaze(MiniArcadeGame):
         self.steps += 1
         self.cursor = (self.cursor + 1) % TRAIL
         self.trail[self.cursor] = agent
-        delta = self.goal - agent
-        distance = np.hypot(delta[:, 0], delta[:, 1])
+        distance = self._goal_distance()
         reward = 1.0 - np.minimum(distance / AREA_SIZE, 1.0)
         return reward, distance <= GOAL_REACHED
+
+    def _goal_distance(self) -> np.ndarray:
+        delta = self.goal - self.agent
+        return length(delta[:, 0], delta[:, 1])
+
+    def _step_one(self, action):
+        ax, ay = self.agent[0].tolist()
+        vx, vy = SPEED * action[0], SPEED * action[1]
+        if CELL_MASKS[self.wind_cell.item(), int(ay), int(ax)]:
+            wx, wy = self.wind_push[0].tolist()
+            vx, vy = vx + wx, vy + wy
+        self.velocity[0] = (vx, vy)
+        x = clamp(ax + vx, LOW, HIGH)
+        if not self.blocked[int(ay), int(x)]:
+            ax = x
+        y = clamp(ay + vy, LOW, HIGH)
+        if not self.blocked[int(y), int(ax)]:
+            ay = y
+        self.agent[0] = (ax, ay)
+        self.steps[0] += 1
+        self.cursor = (self.cursor + 1) % TRAIL
+        self.trail[self.cursor, 0] = (ax, ay)
+        gx, gy = self.goal[0].tolist()
+        distance = length_one(gx - ax, gy - ay)
+        return 1.0 - min(distance / AREA_SIZE, 1.0), float(distance <= GOAL_REACHED)
 
     def _observation(self) -> np.ndarray:
         agent, goal = self.agent, self.goal
@@ -192,7 +216,7 @@ class PointMaze(MiniArcadeGame):
         obs[:, 4:6] = self.velocity / SPEED
         obs[:, 6:35] = self.layout_obs
         delta = goal - agent
-        distance = np.hypot(delta[:, 0], delta[:, 1])
+        distance = self._goal_distance()
         obs[:, 35:37] = delta / AREA_SIZE
         obs[:, 37] = distance / AREA_SIZE
         obs[:, 38] = distance <= GOAL_REACHED
@@ -203,6 +227,23 @@ class PointMaze(MiniArcadeGame):
         obs[:, 42] = cell[:, 1]
         obs[:, 43] = cell[:, 0]
         return obs
+
+    def _observation_one(self):
+        (ax, ay), (gx, gy) = self.agent[0].tolist(), self.goal[0].tolist()
+        vx, vy = self.velocity[0].tolist()
+        dx, dy = gx - ax, gy - ay
+        distance = length_one(dx, dy)
+        in_wind = bool(CELL_MASKS[self.wind_cell.item(), int(ay), int(ax)])
+        wx, wy = self.wind_push[0].tolist()
+        scale = in_wind / SPEED
+        return [
+            ax / 224.0, ay / 224.0, gx / 224.0, gy / 224.0, vx / SPEED, vy / SPEED,
+            *self.layout_obs[0].tolist(),
+            dx / AREA_SIZE, dy / AREA_SIZE, distance / AREA_SIZE, float(distance <= GOAL_REACHED),
+            float(in_wind), wx * scale, wy * scale,
+            clamp(math.floor(5 * ((ay - AREA) / AREA_SIZE)), 0, 4) / 4.0,
+            clamp(math.floor(5 * ((ax - AREA) / AREA_SIZE)), 0, 4) / 4.0,
+        ]
 
     # ------------------------------------------------------------------ rendering
     @staticmethod

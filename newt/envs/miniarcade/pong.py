@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip, rects_overlap, trunc
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clamp, clip, rects_overlap, trunc
 
 COURT_LO, COURT_HI = 20.0, 204.0
 PADDLE_W, PADDLE_H = 6, 40
@@ -68,15 +68,19 @@ class Pong(MiniArcadeGame):
             self.ai_in_zone[mask] = False
         self._serve(mask)
 
+    def _react(self, mask: np.ndarray) -> None:
+        """Draw the AI's reaction delay where the ball enters its zone: 6-9 steps, 2-6 when fast."""
+        speed = np.hypot(self.vel[mask, 0], self.vel[mask, 1])
+        n = clip((speed - 3.0) / 5.0, 0.0, 1.0)
+        lo, hi = trunc(6 - 4 * n), trunc(9 - 3 * n)
+        self.ai_delay[mask] = self.rng.integers(lo, hi + 1)
+
     def _move_ai(self) -> None:
         progress = (self.ball[:, 0] - COURT_LO) / (COURT_HI - COURT_LO)
         near = progress > 0.3
         entering = near & ~self.ai_in_zone
         if np.count_nonzero(entering):
-            speed = np.hypot(self.vel[entering, 0], self.vel[entering, 1])
-            n = clip((speed - 3.0) / 5.0, 0.0, 1.0)
-            lo, hi = trunc(6 - 4 * n), trunc(9 - 3 * n)
-            self.ai_delay[entering] = self.rng.integers(lo, hi + 1)
+            self._react(entering)
         self.ai_in_zone = near
         waiting = near & (self.ai_delay > 0)
         self.ai_delay -= waiting
@@ -119,6 +123,56 @@ class Pong(MiniArcadeGame):
         self.scores[lost, 1] += 1
         self._serve(won | lost)
         return reward, np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        agent_y = clamp(self.agent_y.item() + PADDLE_SPEED * action[0], COURT_LO, PADDLE_Y_MAX)
+        self.agent_y[0] = agent_y
+        bx, by = self.ball[0].tolist()
+        opponent_y = self._move_ai_one(bx, by)
+        vx, vy = self.vel[0].tolist()
+        bx += vx
+        by += vy
+        if by < COURT_LO + BALL_SIZE or by > COURT_HI - BALL_SIZE:
+            vy = -vy
+        bx0, by0 = int(bx - 3.5), int(by - 3.5)
+        if bx0 < AGENT_X + PADDLE_W or bx0 + BALL_SIZE > OPPONENT_X:
+            ball = (bx0, by0, BALL_SIZE, BALL_SIZE)
+            if vx < 0 and rects_overlap(*ball, AGENT_X, int(agent_y), PADDLE_W, PADDLE_H):
+                vx = -vx
+            if vx > 0 and rects_overlap(*ball, OPPONENT_X, int(opponent_y), PADDLE_W, PADDLE_H):
+                vx = -vx
+        self.ball[0, 0], self.ball[0, 1] = bx, by
+        self.vel[0, 0], self.vel[0, 1] = vx, vy
+        if COURT_LO <= bx <= COURT_HI:
+            return 0.0, 0.0
+        won = bx > COURT_HI
+        self.scores[0, 0 if won else 1] += 1
+        self._serve(np.ones(1, bool))
+        return (1.0 if won else -1.0), 0.0
+
+    def _move_ai_one(self, bx: float, by: float) -> float:
+        """:meth:`_move_ai` for the single copy, with the ball at ``(bx, by)``; the AI paddle's new top."""
+        opponent_y = self.opponent_y.item()
+        progress = (bx - COURT_LO) / (COURT_HI - COURT_LO)
+        near = progress > 0.3
+        if near and not self.ai_in_zone.item():
+            self._react(np.ones(1, bool))
+        self.ai_in_zone[0] = near
+        if near:
+            delay = self.ai_delay.item()
+            if delay > 0:
+                self.ai_delay[0] = delay - 1
+            else:
+                factor = 0.5 + 0.35 * clamp((progress - 0.3) / 0.65, 0.0, 1.0)
+                step = (PADDLE_SPEED if by - 20.0 > opponent_y else -PADDLE_SPEED) * factor
+                opponent_y = clamp(opponent_y + step, COURT_LO, PADDLE_Y_MAX)
+                self.opponent_y[0] = opponent_y
+        return opponent_y
+
+    def _observation_one(self):
+        (bx, by), (vx, vy) = self.ball[0].tolist(), self.vel[0].tolist()
+        return [bx / 224.0, by / 224.0, vx / BALL_SPEED, vy / BALL_SPEED,
+                self.agent_y.item() / 224.0, self.opponent_y.item() / 224.0]
 
     def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.

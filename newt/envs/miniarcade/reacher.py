@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, length, length_one
 
 LINK = 0.11  # both links, metres
 REACH = 2 * LINK
@@ -126,24 +126,26 @@ class Reacher(MiniArcadeGame):
         self.trail[self.cursor, mask] = tip
 
     def _step(self, action: np.ndarray):
-        if self.num_envs == 1:
-            q1, q2, w1, w2, tx, ty, _, _ = self.state[0].tolist()
-            a1, a2 = action[0].tolist()
-            q1, q2, w1, w2 = arm_step(q1, q2, w1, w2, a1, a2, min, max)
-            fx, fy = fingertip(q1, q2, math.cos, math.sin)
-            self.state[0] = (q1, q2, w1, w2, tx, ty, fx, fy)
-            inside = np.array([math.hypot(tx - fx, ty - fy) <= self.target_radius], np.float32)
-        else:
-            s = self.state
-            a = action.astype(np.float64)
-            q1, q2, w1, w2 = arm_step(s[:, 0], s[:, 1], s[:, 2], s[:, 3], a[:, 0], a[:, 1], np.minimum, np.maximum)
-            fx, fy = fingertip(q1, q2, np.cos, np.sin)
-            s[:, 0], s[:, 1], s[:, 2], s[:, 3], s[:, 6], s[:, 7] = q1, q2, w1, w2, fx, fy
-            inside = (np.hypot(s[:, 4] - fx, s[:, 5] - fy) <= self.target_radius).astype(np.float32)
+        s = self.state
+        q1, q2, w1, w2 = arm_step(s[:, 0], s[:, 1], s[:, 2], s[:, 3], action[:, 0], action[:, 1], np.minimum, np.maximum)
+        fx, fy = fingertip(q1, q2, np.cos, np.sin)
+        s[:, 0], s[:, 1], s[:, 2], s[:, 3], s[:, 6], s[:, 7] = q1, q2, w1, w2, fx, fy
+        inside = (length(s[:, 4] - fx, s[:, 5] - fy) <= self.target_radius).astype(np.float32)
+        self._advance_trail()
+        return inside, np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        q1, q2, w1, w2, tx, ty, _, _ = self.state[0].tolist()
+        q1, q2, w1, w2 = arm_step(q1, q2, w1, w2, action[0], action[1], min, max)
+        fx, fy = fingertip(q1, q2, math.cos, math.sin)
+        self.state[0] = (q1, q2, w1, w2, tx, ty, fx, fy)
+        self._advance_trail()
+        return float(length_one(tx - fx, ty - fy) <= self.target_radius), 0.0
+
+    def _advance_trail(self) -> None:
         self.steps += 1
         self.cursor = (self.cursor + 1) % TRAIL
         self.trail[self.cursor] = self.state[:, 6:8]
-        return inside, np.zeros(self.num_envs, np.float32)
 
     def _observation(self) -> np.ndarray:
         s = self.state
@@ -152,6 +154,10 @@ class Reacher(MiniArcadeGame):
         obs[:, 2:4] = s[:, 4:6] - s[:, 6:8]
         obs[:, 4:6] = s[:, 2:4]
         return obs
+
+    def _observation_one(self):
+        q1, q2, w1, w2, tx, ty, fx, fy = self.state[0].tolist()
+        return [q1, q2, tx - fx, ty - fy, w1, w2]
 
     # ------------------------------------------------------------------ rendering
     @staticmethod

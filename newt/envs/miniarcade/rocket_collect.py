@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clip
+from newt.envs.miniarcade.core import Canvas, MiniArcadeGame, clamp, clip, length, length_one
 
 THRUST, DAMPING, MAX_SPEED = 0.75, 0.98, 4.0
 ROCKET_R, COIN_R, ASTEROID_R = 10, 9, 14
 LO, HI = 15.0, 209.0
 MAX_ASTEROIDS = 3
 DIAGONAL = 316.78
-#: The step from which each asteroid slot is in use.
-SLOT_START = 150 * np.arange(MAX_ASTEROIDS)
+#: Squared distance of the rocket's and an asteroid's centres below which they touch.
+CONTACT_SQ = (ROCKET_R + ASTEROID_R) ** 2
+#: Steps between asteroid slots coming into use; the step from which each slot is in use.
+SLOT_STEPS = 150
+SLOT_START = SLOT_STEPS * np.arange(MAX_ASTEROIDS)
 #: Divisors of the observation's entries (the collision flag is 0 or 1).
 OBS_SCALE = np.array(
     [224.0, 224.0, MAX_SPEED, MAX_SPEED] + [224.0] * 4 + [1.0] + [224.0, 224.0, MAX_SPEED, MAX_SPEED] * MAX_ASTEROIDS
@@ -102,7 +105,7 @@ class RocketCollect(MiniArcadeGame):
 
     def _step(self, action: np.ndarray):
         self.vel = (self.vel + THRUST * action) * DAMPING
-        speed = np.hypot(self.vel[:, 0], self.vel[:, 1])
+        speed = length(self.vel[:, 0], self.vel[:, 1])
         too_fast = speed > MAX_SPEED
         if np.count_nonzero(too_fast):
             self.vel *= np.where(too_fast, MAX_SPEED / np.maximum(speed, 1e-9), 1.0)[:, None]
@@ -120,7 +123,7 @@ class RocketCollect(MiniArcadeGame):
             self.rocks = np.where(bounce, clip(self.rocks, bound_lo, bound_hi), self.rocks)
             self.rock_vel = np.where(bounce, -self.rock_vel, self.rock_vel)
         to_coin = self.coin - self.pos
-        dist = np.hypot(to_coin[:, 0], to_coin[:, 1])
+        dist = length(to_coin[:, 0], to_coin[:, 1])
         # The rocket and the coin stay in the frame, so dist < DIAGONAL: the ratio needs no clip.
         reward = 0.002 * (1.0 - dist / DIAGONAL)
         got = dist < ROCKET_R + COIN_R
@@ -129,7 +132,7 @@ class RocketCollect(MiniArcadeGame):
             self.score += got
             self._new_coin(got)
         gap = self.rocks - self.pos[:, None, :]
-        contact = self.active & (np.hypot(gap[..., 0], gap[..., 1]) < ROCKET_R + ASTEROID_R)
+        contact = self.active & (gap[..., 0] * gap[..., 0] + gap[..., 1] * gap[..., 1] < CONTACT_SQ)
         if np.count_nonzero(contact):
             reward -= 0.2 * contact.sum(axis=1)
             self.collision_timer = np.where(contact.any(axis=1), 6, self.collision_timer)
@@ -137,6 +140,62 @@ class RocketCollect(MiniArcadeGame):
         self._top_up()
         self.collision_timer = np.maximum(self.collision_timer - 1, 0)
         return reward, np.zeros(self.num_envs, np.float32)
+
+    def _step_one(self, action):
+        vx, vy = self.vel[0].tolist()
+        vx, vy = (vx + THRUST * action[0]) * DAMPING, (vy + THRUST * action[1]) * DAMPING
+        speed = length_one(vx, vy)
+        if speed > MAX_SPEED:
+            vx, vy = vx * (MAX_SPEED / speed), vy * (MAX_SPEED / speed)
+        x, y = self.pos[0].tolist()
+        x, y = clamp(x + vx, LO, HI), clamp(y + vy, LO, HI)
+        self.pos[0], self.vel[0] = (x, y), (vx, vy)
+        rocks, rock_vel, angle = self.rocks[0].tolist(), self.rock_vel[0].tolist(), self.rock_angle[0].tolist()
+        active, entered, spin = self.active[0].tolist(), self.entered[0].tolist(), self.rock_spin[0].tolist()
+        bound_lo, bound_hi = ASTEROID_R, 224 - ASTEROID_R
+        hits = 0
+        for i in range(MAX_ASTEROIDS):
+            if not active[i]:
+                continue  # an idle slot's asteroid stays put, inside the bounds if it ever entered
+            rock, v = rocks[i], rock_vel[i]
+            rock[0] += v[0]
+            rock[1] += v[1]
+            angle[i] += spin[i]
+            if entered[i]:
+                for axis in (0, 1):
+                    if not bound_lo <= rock[axis] <= bound_hi:  # bounce off the edge
+                        rock[axis], v[axis] = clamp(rock[axis], bound_lo, bound_hi), -v[axis]
+            elif bound_lo <= rock[0] <= bound_hi and bound_lo <= rock[1] <= bound_hi:
+                entered[i] = True
+            dx, dy = rock[0] - x, rock[1] - y
+            hits += dx * dx + dy * dy < CONTACT_SQ
+        self.rocks[0], self.rock_vel[0], self.rock_angle[0], self.entered[0] = rocks, rock_vel, angle, entered
+        cx, cy = self.coin[0].tolist()
+        dist = length_one(cx - x, cy - y)
+        reward = 0.002 * (1.0 - dist / DIAGONAL)
+        if dist < ROCKET_R + COIN_R:
+            reward += 1.0
+            self.score[0] += 1
+            self._new_coin(np.ones(1, bool))
+        timer = self.collision_timer.item()
+        if hits:
+            reward -= 0.2 * hits
+            timer = 6
+        self.collision_timer[0] = max(timer - 1, 0)
+        steps = self.steps.item() + 1
+        self.steps[0] = steps
+        if not all(active[: 1 + steps // SLOT_STEPS]):  # a slot due in use is idle (see _top_up)
+            self._top_up()
+        return reward, 0.0
+
+    def _observation_one(self):
+        (x, y), (vx, vy), (cx, cy) = self.pos[0].tolist(), self.vel[0].tolist(), self.coin[0].tolist()
+        obs = [x / 224.0, y / 224.0, vx / MAX_SPEED, vy / MAX_SPEED, cx / 224.0, cy / 224.0]
+        obs += [(cx - x) / 224.0, (cy - y) / 224.0, float(self.collision_timer.item() > 0)]
+        slots = zip(self.active[0].tolist(), self.rocks[0].tolist(), self.rock_vel[0].tolist())
+        for active, (rx, ry), (rvx, rvy) in slots:
+            obs += [rx / 224.0, ry / 224.0, rvx / MAX_SPEED, rvy / MAX_SPEED] if active else [0.0] * 4
+        return obs
 
     def _observation(self) -> np.ndarray:
         # Gather the raw state, then scale it with one division instead of one per field.
