@@ -200,7 +200,7 @@ def test_bird_attack_kill_hit_and_layout():
     board.bullets.append([bird[0] + 1 + 7, bird[1] + 6 + 7])  # reaches the bird's centre after moving
     obs, reward, _ = game.step(_act(game, 0.0, 0.0))
     assert reward[0] == 1.0 and obs[0, 2] == pytest.approx(15 / 16)
-    assert obs[0, 3] == pytest.approx(board.birds[0][0] / 224)
+    assert obs[0, 3] == pytest.approx((60 + 1) / 224)  # the second bird, the formation one step right
     board.bird_bullets.append([board.x + 7, 188.0 - 7])
     obs, reward, _ = game.step(_act(game, 0.0, 0.0))
     assert reward[0] == -2.0

@@ -21,7 +21,13 @@ BOSS_HOME = (112.0, 40.0)
 
 
 class _Board:
-    """The list-based state of one env (bullets and birds come and go)."""
+    """The list-based state of one env (bullets and birds come and go).
+
+    The formation moves as one: each bird keeps its starting position and hit points
+    ``[x, y, hp]``, and the formation's offset ``(shift_x, shift_y)`` places it (all integers,
+    so the sums are exact). The leftmost and rightmost starting x of the living birds are kept
+    in ``span``, refreshed by :meth:`remove_bird`.
+    """
 
     def __init__(self):
         self.x = 105.0
@@ -30,6 +36,8 @@ class _Board:
         self.bullets: list[list[float]] = []
         self.bird_bullets: list[list[float]] = []
         self.birds = [[40.0 + 20 * c, 40.0 + 20 * r, BIRD_HP] for r in range(2) for c in range(8)]
+        self.shift_x = self.shift_y = 0.0
+        self.span = (40.0, 180.0)
         self.direction = 1
         self.boss_active = False
         self.boss = list(BOSS_HOME)
@@ -38,6 +46,13 @@ class _Board:
         self.boss_bullet: list[float] | None = None
         self.steps = 0
         self.kills = 0
+
+    def remove_bird(self, bird: list[float]) -> None:
+        """Remove a dead bird and refresh ``span``."""
+        self.birds.remove(bird)
+        if self.birds:
+            xs = [other[0] for other in self.birds]
+            self.span = (min(xs), max(xs))
 
 
 class BirdAttack(MiniArcadeGame):
@@ -94,37 +109,40 @@ class BirdAttack(MiniArcadeGame):
         birds = b.birds
         if birds:
             shift = b.direction
-            xs = [bird[0] for bird in birds]
-            if max(xs) + BIRD_W + shift > ARENA_HI or min(xs) + shift < ARENA_LO:
+            lo, hi = b.span
+            if hi + b.shift_x + BIRD_W + shift > ARENA_HI or lo + b.shift_x + shift < ARENA_LO:
                 b.direction = -b.direction
-                for bird in birds:
-                    bird[1] += 4
+                b.shift_y += 4
             else:
-                for bird in birds:
-                    bird[0] += shift
+                b.shift_x += shift
+        sx, sy = b.shift_x, b.shift_y
         if any(fire_draw):
             for bird, shoots in zip(birds, fire_draw):
                 if shoots:
-                    b.bird_bullets.append([bird[0] + 7, bird[1] + 12])
+                    b.bird_bullets.append([bird[0] + sx + 7, bird[1] + sy + 12])
         for bullet in b.bird_bullets:
             bullet[1] += BULLET_SPEED
         b.bird_bullets = [bullet for bullet in b.bird_bullets if bullet[1] < ARENA_HI]
-        if bullets:
+        # Most steps every bullet is still below the formation's lowest row (which the last bird
+        # is in): then none can hit (the 1 px margin covers rounding).
+        if bullets and birds and min([bullet[1] for bullet in bullets]) < birds[-1][1] + sy + 13:
             # Birds of a row share their y: only the bullets level with a row can hit its birds.
             for y, row in groupby(list(birds), itemgetter(1)):
-                level = [bullet for bullet in bullets if abs(bullet[1] - (y + 6)) < 6]
+                centre_y = y + sy + 6
+                level = [bullet for bullet in bullets if abs(bullet[1] - centre_y) < 6]
                 if not level:
                     continue
                 for bird in row:
+                    centre_x = bird[0] + sx + 7
                     for bullet in level:
-                        if abs(bullet[0] - (bird[0] + 7)) < 7:
+                        if abs(bullet[0] - centre_x) < 7:
                             bullets.remove(bullet)
                             level.remove(bullet)
                             bird[2] -= 1
                             if bird[2] <= 0:
                                 reward += 1.0
                                 b.kills += 1
-                                birds.remove(bird)
+                                b.remove_bird(bird)
                             break
         # Removing while iterating skips the bullet after a hit, as in the original.
         for bullet in b.bird_bullets:
@@ -169,13 +187,14 @@ class BirdAttack(MiniArcadeGame):
         # and far less than slice writes from tuples.
         obs = np.zeros((self.num_envs, self.obs_dim), np.float32)
         for b, row in zip(self.boards, obs):
-            birds = b.birds
+            birds, sx = b.birds, b.shift_x
             row[0] = b.x / 224
             row[1] = b.reload / 5
             row[2] = len(birds) / 16
             for j, bird in enumerate(birds, 3):
-                row[j] = bird[0] / 224
-            row[19] = max([bird[1] for bird in birds]) / 224 if birds else 20.0 / 224
+                row[j] = (bird[0] + sx) / 224
+            # The birds are listed row by row, so the last one is in the lowest row.
+            row[19] = (birds[-1][1] + b.shift_y) / 224 if birds else 20.0 / 224
             for j, (x, y) in enumerate(b.bullets[:5]):
                 row[20 + 2 * j] = x / 224
                 row[21 + 2 * j] = y / 224
@@ -203,6 +222,7 @@ class BirdAttack(MiniArcadeGame):
         pg.draw.rect(s, (255, 140, 0), (x, AGENT_Y, AGENT_W, AGENT_H))
         pg.draw.polygon(s, (255, 140, 0), [(x + 3, AGENT_Y), (x + 11, AGENT_Y), (x + 7, AGENT_Y - 6)])
         for bx, by, hp in b.birds:
+            bx, by = bx + b.shift_x, by + b.shift_y
             points = [(bx, by), (bx + 7, by + 12), (bx + 14, by)]
             pg.draw.polygon(s, (200, 200, 200), points, 0 if hp >= BIRD_HP else 2)
         for bx, by in b.bullets:
