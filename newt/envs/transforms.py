@@ -65,7 +65,7 @@ class PadObservation(Transform):
         in_keys = ["observation"] if in_keys is None else in_keys
         super().__init__(in_keys=in_keys, out_keys=in_keys)
         self.max_dim = max_dim
-        self._zeros = {}  # (width, dtype, device) -> padding, reused every step
+        self._zeros = {}  # (batch shape, width, dtype, device) -> padding, reused every step
 
     def _call(self, next_tensordict: TensorDictBase) -> TensorDictBase:
         # Transform._call's generic key handling, without its per-call overhead (once per step).
@@ -83,11 +83,14 @@ class PadObservation(Transform):
             raise ValueError(
                 f"Cannot pad an observation of width {width} to max_dim={self.max_dim}."
             )
-        cache_key = (width, obs.dtype, obs.device)
+        # Padding of the full batch shape: an expand per call would cost as much as the cat.
+        cache_key = (obs.shape[:-1], width, obs.dtype, obs.device)
         zeros = self._zeros.get(cache_key)
         if zeros is None:
-            zeros = self._zeros[cache_key] = obs.new_zeros(self.max_dim - width)
-        return torch.cat([obs, zeros.expand(*obs.shape[:-1], -1)], -1)
+            if len(self._zeros) >= 16:  # data of ever-changing shapes (replay batches) stays bounded
+                self._zeros.clear()
+            zeros = self._zeros[cache_key] = obs.new_zeros(*obs.shape[:-1], self.max_dim - width)
+        return torch.cat([obs, zeros], -1)
 
     def _reset(
         self, tensordict: TensorDictBase, tensordict_reset: TensorDictBase
@@ -372,10 +375,13 @@ class MMBenchLayoutEnv(EnvBase):
         self._constant_entries = dict(constants.items())
 
     def _forward(self, tensordict: TensorDictBase) -> TensorDictBase:
-        tensordict = self._pad_observation._call(tensordict)
+        # One new tensordict from the padded output and fresh copies of the constant entries:
+        # cheaper than a validated set per entry. mmbench_layout pads the top-level "observation".
+        entries = dict(tensordict.items())
+        entries["observation"] = self._pad_observation._apply_transform(entries["observation"])
         for key, value in self._constant_entries.items():
-            tensordict.set(key, value.clone())
-        return tensordict
+            entries[key] = value.clone()
+        return TensorDict._new_unsafe(entries, batch_size=self.batch_size, device=self.device)
 
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:
         return self._forward(self.base_env._reset(tensordict, **kwargs))

@@ -53,10 +53,14 @@ class GameEntry:
     score_is_success: bool = False
 
     def score(self, episode_return: np.ndarray, success: np.ndarray) -> np.ndarray:
-        """Normalised score in ``[0, 1]`` of running returns (or the successes)."""
+        """Normalised score in ``[0, 1]`` of running returns (or the successes), a new float32 array."""
         if self.score_is_success:
-            return np.asarray(success, np.float32)
-        return np.minimum(np.maximum((episode_return + self.score_shift) / self.score_scale, 0.0), 1.0)
+            return np.array(success, np.float32)
+        if episode_return.size == 1:  # one env steps through here every step: Python floats are cheaper
+            score = (episode_return.item() + self.score_shift) / self.score_scale
+            return np.array([min(max(score, 0.0), 1.0)], np.float32).reshape(episode_return.shape)
+        score = np.minimum(np.maximum((episode_return + self.score_shift) / self.score_scale, 0.0), 1.0)
+        return score.astype(np.float32)
 
 
 def _cartpole(task: str, sparse: bool = False, tremor: bool = False) -> GameEntry:

@@ -83,6 +83,8 @@ class MiniArcadeEnv(EnvBase):
         self._success = np.zeros(num_envs, np.float32)
         self._pixels = None
         self._entry_shape = (*batch_size, 1)
+        self._action_shape = torch.Size((*batch_size, self.game.action_dim))
+        self._on_cpu = self.device.type == "cpu"
         self._all_envs = np.ones(num_envs, bool)
         self._make_specs()
 
@@ -141,12 +143,13 @@ class MiniArcadeEnv(EnvBase):
     def _output(self, obs, success, reward=None, drawn=None) -> TensorDictBase:
         # One small fresh numpy array per entry wrapped with torch.from_numpy: cheaper than
         # slicing a shared tensor, which matters because this runs once per step.
+        # The game's observation is a new array every call: it is wrapped without a copy.
         shape = self._entry_shape
         truncated = (self._steps >= self.episode_length).reshape(shape)
         out = {
-            "observation": torch.from_numpy(np.array(obs, np.float32).reshape(*shape[:-1], -1)),
+            "observation": torch.from_numpy(obs.reshape(*shape[:-1], -1)),
             "success": torch.from_numpy(np.array(success, np.float32).reshape(shape)),
-            "score": torch.from_numpy(self.entry.score(self._return, success).astype(np.float32).reshape(shape)),
+            "score": torch.from_numpy(self.entry.score(self._return, success).reshape(shape)),
             "done": torch.from_numpy(truncated),
             "truncated": torch.from_numpy(truncated.copy()),
             "terminated": torch.from_numpy(np.zeros(shape, bool)),
@@ -155,7 +158,7 @@ class MiniArcadeEnv(EnvBase):
             out["reward"] = torch.from_numpy(np.array(reward, np.float32).reshape(shape))
         if self.obs_mode == "rgb":
             out["pixels"] = self._batched(self._frames(drawn))
-        if self.device.type != "cpu":
+        if not self._on_cpu:
             out = {key: value.to(self.device) for key, value in out.items()}
         return TensorDict._new_unsafe(out, batch_size=self.batch_size, device=self.device)
 
@@ -173,14 +176,15 @@ class MiniArcadeEnv(EnvBase):
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         action = tensordict.get("action")
-        expected = (*self.batch_size, self.game.action_dim)
-        if tuple(action.shape) != expected:
-            raise ValueError(f"action must have shape {expected}, got {tuple(action.shape)}")
-        action = action.detach().cpu().numpy().reshape(self.num_envs, self.game.action_dim)
-        obs, reward, success = self.game.step(action)
+        if action.shape != self._action_shape:
+            raise ValueError(f"action must have shape {tuple(self._action_shape)}, got {tuple(action.shape)}")
+        action = action.detach()
+        if not self._on_cpu:
+            action = action.cpu()
+        obs, reward, success = self.game.step(action.numpy().reshape(self.num_envs, self.game.action_dim))
         # In-place updates: assigning an attribute of an EnvBase goes through its slow __setattr__.
-        self._steps[:] += 1
-        self._return[:] += reward
+        np.add(self._steps, 1, out=self._steps)
+        np.add(self._return, reward, out=self._return)
         self._success[:] = success
         return self._output(obs, success, reward, self._all_envs)
 
