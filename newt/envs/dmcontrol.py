@@ -37,7 +37,7 @@ import torch
 from dm_control import suite
 from dm_control.rl import control
 from dm_control.suite import quadruped
-from tensordict import TensorDict, TensorDictBase
+from tensordict import TensorDictBase
 from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import DeviceCastTransform, EnvBase, TransformedEnv
 
@@ -200,28 +200,8 @@ class DMControlTaskEnv(EnvBase):
             )
         return self._raw_output(time_step, reward, truncated)
 
-    def _tensordict(self, raw: RawStep, with_reward: bool) -> TensorDictBase:
-        # One small array per step, split into views: fewer allocations than one tensor per key.
-        scalars = torch.from_numpy(
-            np.array([raw.reward, raw.score, raw.success], dtype=np.float32)
-        )
-        flags = torch.from_numpy(np.array([raw.truncated, False, raw.truncated]))
-        out = {
-            "observation": torch.from_numpy(raw.observation),
-            "score": scalars[1:2],
-            "success": scalars[2:3],
-            "done": flags[0:1],
-            "terminated": flags[1:2],
-            "truncated": flags[2:3],
-        }
-        if with_reward:
-            out["reward"] = scalars[0:1]
-        if raw.pixels is not None:
-            out["pixels"] = raw.pixels
-        return TensorDict._new_unsafe(out, batch_size=torch.Size([]), device=self.device)
-
     def _reset(self, tensordict: TensorDictBase | None = None, **kwargs) -> TensorDictBase:
-        return self._tensordict(self._raw_reset(), with_reward=False)
+        return self._raw_reset().tensordict(with_reward=False, device=self.device)
 
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         action = tensordict.get("action").detach().cpu().numpy()
@@ -231,7 +211,7 @@ class DMControlTaskEnv(EnvBase):
             )
         if np.isnan(action).any():
             raise ValueError(f"The action contains NaN: {action.tolist()}.")
-        return self._tensordict(self._raw_step(action), with_reward=True)
+        return self._raw_step(action).tensordict(with_reward=True, device=self.device)
 
     def _set_seed(self, seed: int | None) -> None:
         if seed is not None:

@@ -15,7 +15,7 @@ from newt.envs.dmcontrol import DMControlTaskEnv, load_suite_task
 from newt.envs.multitask import MultiTaskEnv
 from newt.envs.transforms import MMBenchLayoutEnv
 
-# dm_control, gymnasium MuJoCo and Box2D (RawStep hooks), MiniArcade (its _step)
+# dm_control, gymnasium MuJoCo, Box2D and MiniArcade: all stepped through their RawStep hooks
 MIXED_TASKS = [
     "cartpole-swingup",
     "walker-walk",
@@ -78,6 +78,22 @@ def test_rollouts_equal_the_serial_env_of_layout_envs():
     # set_seed reseeds sub-env after sub-env, as SerialEnv does
     assert new.set_seed(11) == old.set_seed(11)
     assert_same_rollout(new.reset(), old.reset())
+
+
+def test_sub_envs_without_raw_hooks_step_through_their_step():
+    # A TransformedEnv does not expose its base env's RawStep hooks: MultiTaskEnv feeds it
+    # tensordicts instead, with the same results.
+    tasks = ["cartpole-swingup", "pygame-pong"]
+    hooked = MultiTaskEnv([make_env(t, seed=i) for i, t in enumerate(tasks)], task_indices=[0, 1], num_tasks=2)
+    wrapped = MultiTaskEnv(
+        [TransformedEnv(make_env(t, seed=i), StepCounter()) for i, t in enumerate(tasks)],
+        task_indices=[0, 1],
+        num_tasks=2,
+    )
+    assert hooked._raw == [True, True] and wrapped._raw == [False, False]
+    actions = torch.rand(20, len(tasks), 16, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    rollouts = [env.rollout(20, replay(actions)) for env in (hooked, wrapped)]
+    assert_same_rollout(*rollouts)
 
 
 def test_check_env_specs_and_layout():

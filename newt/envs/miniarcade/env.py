@@ -8,6 +8,7 @@ from torchrl.data import Bounded, Categorical, Composite, Unbounded
 from torchrl.envs import EnvBase
 
 from newt.envs.contract import OBS_MODES, check_seed
+from newt.envs.multitask import RawStep
 from newt.envs.registry import TaskInfo, task_info
 
 
@@ -24,7 +25,8 @@ class MiniArcadeEnv(EnvBase):
 
     The batch size is ``[]`` for ``num_envs=1`` and ``[num_envs]`` otherwise. Partial resets
     (``"_reset"`` masks, as sent by collectors and ``step_and_maybe_reset``) restart only the
-    selected copies.
+    selected copies. A single copy also has the :class:`~newt.envs.multitask.RawStep` hooks,
+    which its ``_step`` and :class:`~newt.envs.multitask.MultiTaskEnv` run.
 
     Args:
         task: a MiniArcade task name (``"pygame-pong"``) or its :class:`~newt.envs.TaskInfo`.
@@ -174,6 +176,34 @@ class MiniArcadeEnv(EnvBase):
         self._success[mask] = 0.0
         return self._output(obs, self._success, drawn=mask)
 
+    def _raw_reset(self) -> RawStep:
+        """Restart the single copy; the :class:`~newt.envs.multitask.RawStep` hook."""
+        self._check_single_copy()
+        obs = self.game.reset()
+        self._steps[0] = 0
+        self._return[0] = self._success[0] = 0.0
+        return self._raw_output(obs, 0.0, 0.0)
+
+    def _raw_step(self, action: np.ndarray) -> RawStep:
+        """One step of the single copy for a float32 ``[action_dim]`` action, without tensordicts;
+        the :class:`~newt.envs.multitask.RawStep` hook."""
+        self._check_single_copy()
+        obs, reward, success = self.game.step(action.reshape(1, -1))
+        reward, success = reward.item(), success.item()
+        self._steps[0] += 1
+        self._return[0] += reward
+        self._success[0] = success
+        return self._raw_output(obs, reward, success)
+
+    def _raw_output(self, obs: np.ndarray, reward: float, success: float) -> RawStep:
+        pixels = self._frames(self._all_envs)[0] if self.obs_mode == "rgb" else None
+        score = self.entry.score(self._return, self._success).item()
+        return RawStep(obs[0], reward, success, score, self._steps.item() >= self.episode_length, pixels)
+
+    def _check_single_copy(self) -> None:
+        if self.num_envs != 1:
+            raise RuntimeError(f"The RawStep hooks step a single copy; this env has num_envs={self.num_envs}.")
+
     def _step(self, tensordict: TensorDictBase) -> TensorDictBase:
         action = tensordict.get("action")
         if action.shape != self._action_shape:
@@ -181,7 +211,9 @@ class MiniArcadeEnv(EnvBase):
         action = action.detach()
         if not self._on_cpu:
             action = action.cpu()
-        obs, reward, success = self.game.step(action.numpy().reshape(self.num_envs, self.game.action_dim))
+        if self.num_envs == 1:
+            return self._raw_step(action.numpy()).tensordict(with_reward=True, device=self.device)
+        obs, reward, success = self.game.step(action.numpy())
         # In-place updates: assigning an attribute of an EnvBase goes through its slow __setattr__.
         np.add(self._steps, 1, out=self._steps)
         np.add(self._return, reward, out=self._return)
