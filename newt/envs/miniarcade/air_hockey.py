@@ -1,4 +1,4 @@
-"""pygame-air-hockey: the bottom mallet against a delayed AI mallet (fully vectorised)."""
+"""pygame-air-hockey: the bottom mallet against a delayed AI mallet (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""pygame-chase-evade: tag against an AI in a circular arena with orbiting pillars (vectorised)."""
+"""pygame-chase-evade: tag against an AI in a circular arena with orbiting pillars (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import math

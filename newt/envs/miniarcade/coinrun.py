@@ -1,4 +1,4 @@
-"""pygame-coinrun: the cowboy runner without cacti, collecting arcs of coins (fully vectorised)."""
+"""pygame-coinrun: the cowboy runner without cacti, collecting arcs of coins (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import numpy as np

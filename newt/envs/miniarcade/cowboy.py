@@ -1,4 +1,4 @@
-"""pygame-cowboy: a runner that jumps over scrolling cacti (fully vectorised)."""
+"""pygame-cowboy: a runner that jumps over scrolling cacti (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import numpy as np

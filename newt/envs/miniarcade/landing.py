@@ -1,4 +1,4 @@
-"""pygame-landing: land a helicopter on a ship sailing back and forth (fully vectorised)."""
+"""pygame-landing: land a helicopter on a ship sailing back and forth (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import numpy as np

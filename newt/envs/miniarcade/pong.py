@@ -1,4 +1,4 @@
-"""pygame-pong: the agent's left paddle against a delayed-reaction AI (fully vectorised)."""
+"""pygame-pong: the agent's left paddle against a delayed-reaction AI (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import numpy as np

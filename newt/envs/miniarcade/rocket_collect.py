@@ -1,4 +1,4 @@
-"""pygame-rocket-collect: thrust a rocket to coins among bouncing asteroids (fully vectorised)."""
+"""pygame-rocket-collect: thrust a rocket to coins among bouncing asteroids (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""pygame-spaceship: fly over a scrolling starfield, collect coins, avoid the asteroid (vectorised)."""
+"""pygame-spaceship: fly over a scrolling starfield, collect coins, avoid the asteroid (batched, with a single-copy twin)."""
 from __future__ import annotations
 
 import numpy as np
