@@ -170,19 +170,20 @@ class MiniArcadeEnv(EnvBase):
             mask = np.ones(self.num_envs, bool)
         else:
             mask = mask.detach().cpu().numpy().reshape(self.num_envs)
-        obs = self.game.reset(mask)
-        self._steps[mask] = 0
-        self._return[mask] = 0.0
-        self._success[mask] = 0.0
-        return self._output(obs, self._success, drawn=mask)
+        return self._output(self._restart(mask), self._success, drawn=mask)
 
     def _raw_reset(self) -> RawStep:
         """Restart the single copy; the :class:`~newt.envs.multitask.RawStep` hook."""
         self._check_single_copy()
-        obs = self.game.reset()
-        self._steps[0] = 0
-        self._return[0] = self._success[0] = 0.0
-        return self._raw_output(obs, 0.0, 0.0)
+        return self._raw_output(self._restart(self._all_envs), 0.0, 0.0)
+
+    def _restart(self, mask: np.ndarray) -> np.ndarray:
+        """New episodes, game and counters, for the copies in ``mask``; every copy's observation."""
+        obs = self.game.reset(mask)
+        self._steps[mask] = 0
+        self._return[mask] = 0.0
+        self._success[mask] = 0.0
+        return obs
 
     def _raw_step(self, action: np.ndarray) -> RawStep:
         """One step of the single copy for a float32 ``[action_dim]`` action, without tensordicts;
